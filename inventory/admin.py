@@ -1,0 +1,240 @@
+"""The back office for warehouse staff.
+
+Quantities are read-only here: staff change stock with the "Adjust stock" and "Record count"
+forms, which call the services, so every change lands in the ledger under their name.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import F, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from inventory import services
+from inventory.exceptions import DomainError
+from inventory.forms import AdjustStockForm, RecordCountForm
+from inventory.models import Category, InventoryItem, InventoryTransaction, Product, Warehouse
+
+QUANTITY_FIELDS = ("available_quantity", "reserved_quantity", "total_quantity")
+RECENT_LEDGER_ROWS = 15
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "priority", "is_active", "updated_at")
+    list_filter = ("is_active",)
+    search_fields = ("code", "name")
+    ordering = ("priority", "code")
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    search_fields = ("name",)
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("sku", "name", "barcode", "category", "is_active")
+    list_filter = ("is_active", "category")
+    search_fields = ("sku", "name", "barcode")
+    list_select_related = ("category",)
+
+
+class LowStockFilter(admin.SimpleListFilter):
+    title = "stock level"
+    parameter_name = "stock"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("low", "At or below reorder point"), ("ok", "Above reorder point"), ("out", "Out of stock")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "low":
+            return queryset.filter(available_quantity__lte=F("reorder_point"))
+        if self.value() == "ok":
+            return queryset.filter(available_quantity__gt=F("reorder_point"))
+        if self.value() == "out":
+            return queryset.filter(available_quantity=0)
+        return queryset
+
+
+@admin.register(InventoryItem)
+class InventoryItemAdmin(admin.ModelAdmin):
+    change_form_template = "admin/inventory/inventoryitem/change_form.html"
+    list_display = (
+        "product",
+        "warehouse",
+        "available_quantity",
+        "reserved_quantity",
+        "total_quantity",
+        "reorder_point",
+        "low_stock",
+        "last_movement_at",
+    )
+    list_filter = (LowStockFilter, "warehouse")
+    search_fields = ("product__sku", "product__name", "product__barcode", "barcode")
+    list_select_related = ("product", "warehouse")
+    autocomplete_fields = ("product", "warehouse")
+    readonly_fields = (*QUANTITY_FIELDS, "last_count_date", "last_movement_at", "recent_ledger")
+    fieldsets = (
+        (None, {"fields": ("product", "warehouse", *QUANTITY_FIELDS)}),
+        ("Reorder settings", {"fields": ("reorder_point", "reorder_quantity", "max_stock_level")}),
+        ("Location", {"fields": ("location_zone", "location_aisle", "location_shelf", "barcode")}),
+        ("History", {"fields": ("last_count_date", "last_movement_at", "recent_ledger")}),
+    )
+
+    @admin.display(boolean=True, description="Low")
+    def low_stock(self, obj: InventoryItem) -> bool:
+        return obj.is_low_stock
+
+    @admin.display(description="Latest ledger rows")
+    def recent_ledger(self, obj: InventoryItem) -> str:
+        if obj.pk is None:
+            return "–"
+        rows = (
+            InventoryTransaction.objects.filter(product_id=obj.product_id, warehouse_id=obj.warehouse_id)
+            .select_related("created_by")
+            .order_by("-id")[:RECENT_LEDGER_ROWS]
+        )
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    r.created_at.strftime("%Y-%m-%d %H:%M"),
+                    r.transaction_number,
+                    r.get_transaction_type_display(),
+                    f"{r.quantity_change:+d}",
+                    r.previous_quantity,
+                    r.new_quantity,
+                    r.reason,
+                    r.created_by or "",
+                )
+                for r in rows
+            ),
+        )
+        if not body:
+            return "No movements yet."
+        return format_html(
+            "<table><thead><tr><th>When</th><th>Number</th><th>Type</th><th>Change</th><th>On hand</th>"
+            "<th>Reason</th><th>By</th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: InventoryItem | None = None) -> tuple[str, ...]:
+        # Product and warehouse identify the row; they are fixed once it exists.
+        if obj is not None:
+            return ("product", "warehouse", *self.readonly_fields)
+        return self.readonly_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: InventoryItem | None = None) -> bool:
+        return False  # stock rows carry history; zero them with a count instead
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view
+        return [
+            path("<int:item_id>/adjust/", view(self.adjust_view), name="inventory_inventoryitem_adjust"),
+            path("<int:item_id>/count/", view(self.count_view), name="inventory_inventoryitem_count"),
+            *super().get_urls(),
+        ]
+
+    def _stock_form_view(self, request: HttpRequest, item_id: int, form_class: type, title: str, apply) -> HttpResponse:
+        item = get_object_or_404(InventoryItem.objects.select_related("product", "warehouse"), pk=item_id)
+        if not self.has_change_permission(request, item):
+            raise PermissionDenied
+        change_url = reverse("admin:inventory_inventoryitem_change", args=[item.pk])
+        if request.method == "POST":
+            form = form_class(request.POST)
+            if form.is_valid():
+                try:
+                    message = apply(item, form.cleaned_data, request.user)
+                except DomainError as exc:
+                    form.add_error(None, exc.detail)
+                else:
+                    self.message_user(request, message, messages.SUCCESS)
+                    return HttpResponseRedirect(change_url)
+        else:
+            form = form_class(initial={"expected_quantity": item.total_quantity})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{title}: {item.product.sku} in {item.warehouse.code}",
+            "item": item,
+            "form": form,
+            "opts": self.opts,
+            "change_url": change_url,
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/inventory/inventoryitem/stock_form.html", context)
+
+    def adjust_view(self, request: HttpRequest, item_id: int) -> HttpResponse:
+        def apply(item: InventoryItem, data: dict, user) -> str:
+            updated = services.adjust_stock(
+                product_id=item.product_id,
+                warehouse_id=item.warehouse_id,
+                quantity_change=data["quantity_change"],
+                transaction_type=data["transaction_type"],
+                details=services.LedgerDetails(
+                    reason=data["reason"],
+                    notes=data["notes"],
+                    reference_type=data["reference_type"],
+                    reference_id=data["reference_id"],
+                    cost_per_unit=data["cost_per_unit"],
+                ),
+                user=user,
+            )
+            return f"Stock adjusted by {data['quantity_change']:+d}; {updated.total_quantity} on hand."
+
+        return self._stock_form_view(request, item_id, AdjustStockForm, "Adjust stock", apply)
+
+    def count_view(self, request: HttpRequest, item_id: int) -> HttpResponse:
+        def apply(item: InventoryItem, data: dict, user) -> str:
+            updated, _ = services.set_stock_count(
+                product_id=item.product_id,
+                warehouse_id=item.warehouse_id,
+                counted_quantity=data["counted_quantity"],
+                expected_quantity=data.get("expected_quantity"),
+                details=services.LedgerDetails(reason=data["reason"], notes=data["notes"]),
+                user=user,
+            )
+            return f"Count recorded: {updated.total_quantity} on hand."
+
+        return self._stock_form_view(request, item_id, RecordCountForm, "Record count", apply)
+
+
+@admin.register(InventoryTransaction)
+class InventoryTransactionAdmin(admin.ModelAdmin):
+    """The ledger: read-only, append-only."""
+
+    list_display = (
+        "transaction_number",
+        "created_at",
+        "transaction_type",
+        "product",
+        "warehouse",
+        "quantity_change",
+        "previous_quantity",
+        "new_quantity",
+        "reference_type",
+        "reference_id",
+        "created_by",
+    )
+    list_filter = ("transaction_type", "warehouse", "created_at")
+    search_fields = ("transaction_number", "product__sku", "reference_id", "batch_number")
+    date_hierarchy = "created_at"
+    list_select_related = ("product", "warehouse", "created_by")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: InventoryTransaction | None = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: InventoryTransaction | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: InventoryTransaction | None = None) -> bool:
+        return False

@@ -1,0 +1,66 @@
+"""Domain errors: each has a stable ``code`` and an HTTP status, mapped to JSON in one place
+(``inventory.api_errors.exception_handler``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "domain_error"
+    status_code = 409
+    default_detail = "The request conflicts with the current state."
+
+    def __init__(self, detail: str | None = None, **data: Any) -> None:
+        self.detail = detail or self.default_detail
+        self.data = data
+        super().__init__(self.detail)
+
+
+class InsufficientStock(DomainError):
+    code = "insufficient_stock"
+    default_detail = "Not enough stock available."
+
+
+class QuantityMismatch(DomainError):
+    code = "quantity_mismatch"
+    default_detail = "The on-hand quantity is not the expected one; re-read and retry."
+
+
+class QuantityBelowReserved(DomainError):
+    code = "quantity_below_reserved"
+    default_detail = "The counted quantity is below what is reserved."
+
+
+class InvalidState(DomainError):
+    code = "invalid_state"
+
+
+class InvalidTransition(DomainError):
+    code = "invalid_transition"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class DuplicateBarcode(DomainError):
+    code = "duplicate_barcode"
+    default_detail = "This barcode is already used."
+
+
+class ProtectedObject(DomainError):
+    code = "protected"
+    default_detail = "This object has stock or history and cannot be deleted; deactivate it instead."
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status_code = 404
+    default_detail = "Not found."
+
+
+class InvalidInput(DomainError):
+    code = "invalid"
+    status_code = 400
+    default_detail = "The request is not valid."

@@ -1,0 +1,37 @@
+"""Every row lock on stock is taken here, so the lock order is fixed in one place.
+
+Rows are always locked in ascending primary key: two transactions that touch the same items
+in a different order then queue instead of deadlocking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Q, QuerySet
+
+from inventory.models import InventoryItem
+
+ItemKey = tuple[int, int]  # (product_id, warehouse_id)
+
+
+def locked(queryset: QuerySet) -> list:
+    """Lock the rows of ``queryset`` in primary-key order (a no-op on SQLite, which serialises writers)."""
+    return list(queryset.order_by("pk").select_for_update(of=("self",)))
+
+
+def lock_items(keys: Iterable[ItemKey]) -> dict[ItemKey, InventoryItem]:
+    """Lock the items of the given (product_id, warehouse_id) pairs; missing pairs are absent."""
+    condition = Q()
+    for product_id, warehouse_id in set(keys):
+        condition |= Q(product_id=product_id, warehouse_id=warehouse_id)
+    if not condition:
+        return {}
+    return {(i.product_id, i.warehouse_id): i for i in locked(InventoryItem.objects.filter(condition))}
+
+
+def lock_items_by_id(item_ids: Iterable[int]) -> dict[int, InventoryItem]:
+    ids = set(item_ids)
+    if not ids:
+        return {}
+    return {i.pk: i for i in locked(InventoryItem.objects.filter(pk__in=ids))}

@@ -1,0 +1,209 @@
+"""Warehouses, products, stock per (product, warehouse) and the ledger of every on-hand change.
+
+Quantities are only ever written by ``inventory.services``; the constraints here are the last
+line of defence if anything else tries.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class Warehouse(TimeStamped):
+    code = models.CharField(max_length=20, unique=True)
+    name = models.CharField(max_length=200)
+    address = models.TextField(blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    # Lower numbers are allocated from first when a reservation does not name a warehouse.
+    priority = models.PositiveSmallIntegerField(default=100)
+
+    class Meta:
+        ordering = ["priority", "code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(priority__gte=0), name="warehouse_priority_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} – {self.name}"
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Product(TimeStamped):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    barcode = models.CharField(
+        max_length=14, unique=True, null=True, blank=True, help_text="GTIN (EAN-8/UPC-A/EAN-13/GTIN-14)."
+    )
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="products")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["sku"]
+
+    def __str__(self) -> str:
+        return f"{self.sku} – {self.name}"
+
+
+class InventoryItem(models.Model):
+    """Stock of one product in one warehouse: on hand = available (sellable) + reserved (held)."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="inventory_items")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="inventory_items")
+
+    available_quantity = models.IntegerField(default=0)
+    reserved_quantity = models.IntegerField(default=0)
+    total_quantity = models.GeneratedField(
+        expression=F("available_quantity") + F("reserved_quantity"),
+        output_field=models.IntegerField(),
+        db_persist=True,
+    )
+
+    reorder_point = models.IntegerField(default=10)
+    reorder_quantity = models.IntegerField(default=100)
+    max_stock_level = models.IntegerField(default=1000)
+
+    location_zone = models.CharField(max_length=10, blank=True, default="")
+    location_aisle = models.CharField(max_length=10, blank=True, default="")
+    location_shelf = models.CharField(max_length=10, blank=True, default="")
+    barcode = models.CharField(max_length=64, unique=True, null=True, blank=True)
+
+    last_count_date = models.DateField(null=True, blank=True)
+    last_movement_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["product_id", "warehouse_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "warehouse"], name="inventory_items_product_warehouse_unique"),
+            models.CheckConstraint(
+                condition=Q(available_quantity__gte=0) & Q(reserved_quantity__gte=0),
+                name="inventory_items_quantities_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(reorder_point__gte=0) & Q(reorder_quantity__gte=0) & Q(max_stock_level__gte=0),
+                name="inventory_items_reorder_settings_positive",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["warehouse", "available_quantity"],
+                condition=Q(available_quantity__lte=F("reorder_point")),
+                name="idx_inventory_low_stock",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product.sku} @ {self.warehouse.code}"
+
+    @property
+    def is_low_stock(self) -> bool:
+        return self.available_quantity <= self.reorder_point
+
+
+class TransactionType(models.TextChoices):
+    PURCHASE = "purchase", "Purchase"
+    SALE = "sale", "Sale"
+    RETURN = "return", "Return"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    TRANSFER = "transfer", "Transfer"
+    DAMAGE = "damage", "Damage"
+    THEFT = "theft", "Theft"
+    EXPIRED = "expired", "Expired"
+    COUNT = "count", "Cycle count"
+
+
+class LedgerQuerySet(models.QuerySet):
+    """The ledger is append-only: bulk updates and deletes are refused."""
+
+    def update(self, **kwargs):  # type: ignore[override]
+        raise TypeError("ledger rows are never updated")
+
+    def delete(self):  # type: ignore[override]
+        raise TypeError("ledger rows are never deleted")
+
+
+class InventoryTransaction(models.Model):
+    """One on-hand change of one item. The sum of an item's rows equals its ``total_quantity``."""
+
+    transaction_number = models.CharField(max_length=50, unique=True, editable=False)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="transactions")
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="transactions")
+
+    transaction_type = models.CharField(max_length=20, choices=TransactionType.choices)
+    quantity_change = models.IntegerField()
+    previous_quantity = models.IntegerField()
+    new_quantity = models.IntegerField()
+
+    reference_type = models.CharField(max_length=50, blank=True, default="")
+    reference_id = models.CharField(max_length=100, blank=True, default="")
+
+    reason = models.CharField(max_length=255, blank=True, default="")
+    notes = models.TextField(blank=True, default="")
+    cost_per_unit = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    total_cost = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+
+    # PROTECT: the audit trail must keep saying who did it; deactivate users instead.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    batch_number = models.CharField(max_length=100, blank=True, default="")
+    supplier_id = models.IntegerField(null=True, blank=True)
+    received_date = models.DateField(null=True, blank=True)
+    expiry_date = models.DateField(null=True, blank=True)
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(quantity_change=0), name="ledger_quantity_change_non_zero"),
+            models.CheckConstraint(
+                condition=Q(new_quantity=F("previous_quantity") + F("quantity_change")),
+                name="ledger_new_is_previous_plus_change",
+            ),
+            models.CheckConstraint(
+                condition=Q(previous_quantity__gte=0) & Q(new_quantity__gte=0),
+                name="ledger_quantities_non_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(F("product"), F("created_at").desc(), name="idx_tx_product_date"),
+            models.Index(F("warehouse"), F("created_at").desc(), name="idx_tx_warehouse_date"),
+            models.Index(fields=["reference_type", "reference_id"], name="idx_tx_reference"),
+            models.Index(fields=["product", "warehouse", "id"], name="idx_tx_item_chain"),
+        ]
+
+    def __str__(self) -> str:
+        return self.transaction_number
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise TypeError("ledger rows are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("ledger rows are never deleted")

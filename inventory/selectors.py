@@ -1,0 +1,114 @@
+"""Reads that are more than a one-line query."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Sum, Value, Window
+from django.db.models.functions import Coalesce, Lag
+
+from inventory.models import InventoryItem, InventoryTransaction
+
+# Callables returning {item_id: units held}. Apps that hold stock (reservations, transfers)
+# register one, so the ledger check can verify reserved_quantity without importing them.
+HoldSource = Callable[[], dict[int, int]]
+HOLD_SOURCES: dict[str, HoldSource] = {}
+
+
+def register_hold_source(name: str, source: HoldSource) -> None:
+    HOLD_SOURCES[name] = source
+
+
+@dataclass(frozen=True)
+class Drift:
+    item_id: int
+    product_id: int
+    warehouse_id: int
+    kind: str
+    detail: str
+
+    def __str__(self) -> str:
+        return (
+            f"item {self.item_id} (product {self.product_id}, warehouse {self.warehouse_id}) {self.kind}: {self.detail}"
+        )
+
+
+def ledger_drift() -> list[Drift]:
+    """Every way the ledger and the stock rows disagree; empty when the books balance."""
+    drifts: list[Drift] = []
+
+    ledger_sum = (
+        InventoryTransaction.objects.filter(product_id=OuterRef("product_id"), warehouse_id=OuterRef("warehouse_id"))
+        .order_by()
+        .values("product_id", "warehouse_id")
+        .annotate(total=Sum("quantity_change"))
+        .values("total")
+    )
+    unbalanced = (
+        InventoryItem.objects.annotate(
+            ledger_total=Coalesce(Subquery(ledger_sum, output_field=IntegerField()), Value(0))
+        )
+        .exclude(ledger_total=F("total_quantity"))
+        .values_list("pk", "product_id", "warehouse_id", "total_quantity", "ledger_total")
+    )
+    for pk, product_id, warehouse_id, total, ledger_total in unbalanced:
+        drifts.append(
+            Drift(pk, product_id, warehouse_id, "sum", f"on hand is {total} but the ledger sums to {ledger_total}")
+        )
+
+    # Each row must start where the item's previous row ended (the first one at zero).
+    broken_links = (
+        InventoryTransaction.objects.annotate(
+            before=Window(
+                Lag("new_quantity"), partition_by=[F("product_id"), F("warehouse_id")], order_by=F("id").asc()
+            )
+        )
+        .filter(
+            (Q(before__isnull=True) & ~Q(previous_quantity=0))
+            | (Q(before__isnull=False) & ~Q(previous_quantity=F("before")))
+        )
+        .values_list("transaction_number", "product_id", "warehouse_id", "previous_quantity", "before")
+    )
+    broken = list(broken_links)
+    items: dict[tuple[int, int], int] = {}
+    if broken:
+        items = {(p, w): pk for pk, p, w in InventoryItem.objects.values_list("pk", "product_id", "warehouse_id")}
+    for number, product_id, warehouse_id, previous, before in broken:
+        drifts.append(
+            Drift(
+                items.get((product_id, warehouse_id), 0),
+                product_id,
+                warehouse_id,
+                "chain",
+                f"{number} starts at {previous} but the row before ended at {before or 0}",
+            )
+        )
+
+    held: dict[int, int] = {}
+    for source in HOLD_SOURCES.values():
+        for item_id, quantity in source().items():
+            held[item_id] = held.get(item_id, 0) + quantity
+    reserved = InventoryItem.objects.exclude(reserved_quantity=0).values_list(
+        "pk", "product_id", "warehouse_id", "reserved_quantity"
+    )
+    seen = set()
+    for pk, product_id, warehouse_id, quantity in reserved:
+        seen.add(pk)
+        if held.get(pk, 0) != quantity:
+            drifts.append(
+                Drift(
+                    pk,
+                    product_id,
+                    warehouse_id,
+                    "reserved",
+                    f"{quantity} reserved but holds add up to {held.get(pk, 0)}",
+                )
+            )
+    for pk in set(held) - seen:
+        if held[pk]:
+            item = InventoryItem.objects.get(pk=pk)
+            drifts.append(
+                Drift(pk, item.product_id, item.warehouse_id, "reserved", f"0 reserved but holds add up to {held[pk]}")
+            )
+    return drifts

@@ -1,0 +1,3 @@
+"""WebSocket routes (the live feed is added by the real-time issue)."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,233 @@
+"""Settings, read from the environment only (see README, "Configuration").
+
+With no DATABASE_URL / DB_* the project runs on SQLite in ``var/``; with no REDIS_URL / REDIS_*
+it uses the local-memory cache, the in-memory channel layer and a filesystem Celery broker.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+from inventory_site.env import env_bool, env_float, env_int, env_list, env_str, fail
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        fail("SECRET_KEY", "must be set when DEBUG is off")
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CORS_ORIGIN = env_list("CORS_ORIGIN", [])
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+
+# --- domain settings -------------------------------------------------------------------------
+RESERVATION_TTL = env_int("RESERVATION_TTL", 1800, minimum=1, maximum=86400)
+LOW_STOCK_THRESHOLD = env_int("LOW_STOCK_THRESHOLD", 10, minimum=0)
+FORECASTING_LOOKBACK_DAYS = env_int("FORECASTING_LOOKBACK_DAYS", 90, minimum=7, maximum=3650)
+RESERVATION_SWEEP_SECONDS = env_int("RESERVATION_SWEEP_SECONDS", 30, minimum=1)
+LOW_STOCK_SCAN_SECONDS = env_int("LOW_STOCK_SCAN_SECONDS", 300, minimum=1)
+REORDER_LEAD_TIME_DAYS = env_int("REORDER_LEAD_TIME_DAYS", 7, minimum=0, maximum=365)
+REORDER_REVIEW_DAYS = env_int("REORDER_REVIEW_DAYS", 7, minimum=0, maximum=365)
+REORDER_SERVICE_LEVEL = env_float("REORDER_SERVICE_LEVEL", 0.95, minimum=0.5, maximum=0.9999)
+METRICS_STOCK_LEVELS_MAX_SERIES = env_int("METRICS_STOCK_LEVELS_MAX_SERIES", 10000, minimum=0)
+STOCK_CACHE_TTL = env_int("STOCK_CACHE_TTL", 300, minimum=1)
+IDEMPOTENCY_KEY_TTL_HOURS = 24
+BENCHMARK_ROUTES = env_bool("BENCHMARK_ROUTES", False)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "channels",
+    "inventory",
+    "reservations",
+    "transfers",
+    "forecasting",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "inventory_site.urls"
+WSGI_APPLICATION = "inventory_site.wsgi.application"
+ASGI_APPLICATION = "inventory_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+# --- database --------------------------------------------------------------------------------
+def _database() -> dict:
+    url = env_str("DATABASE_URL")
+    if not url and any(os.environ.get(k) for k in ("DB_HOST", "DB_NAME", "DB_USER")):
+        user = env_str("DB_USER", "postgres")
+        password = env_str("DB_PASSWORD")
+        auth = f"{user}:{password}" if password else user
+        host = env_str("DB_HOST", "127.0.0.1")
+        port = env_int("DB_PORT", 5432, minimum=1, maximum=65535)
+        url = f"postgres://{auth}@{host}:{port}/{env_str('DB_NAME', 'inventory')}"
+    if not url:
+        sqlite_path = Path(env_str("SQLITE_PATH", str(VAR_DIR / "db.sqlite3")))
+        sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(sqlite_path),
+            # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue instead of
+            # failing with "database is locked" half-way through a transaction.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    try:
+        config = dj_database_url.parse(
+            url,
+            conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
+    except Exception as exc:  # dj_database_url raises several types for a bad URL
+        fail("DATABASE_URL", f"is not a valid database URL ({exc})")
+    if not config.get("ENGINE"):
+        fail("DATABASE_URL", "has an unsupported scheme")
+    return config
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+# --- redis: cache, channel layer, celery broker -----------------------------------------------
+def _redis_url() -> str:
+    url = env_str("REDIS_URL")
+    if url:
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            fail("REDIS_URL", f"must start with redis://, rediss:// or unix://, got {url!r}")
+        return url
+    if any(os.environ.get(k) for k in ("REDIS_HOST", "REDIS_PORT", "REDIS_DB")):
+        host = env_str("REDIS_HOST", "127.0.0.1")
+        port = env_int("REDIS_PORT", 6379, minimum=1, maximum=65535)
+        db = env_int("REDIS_DB", 0, minimum=0, maximum=15)
+        return f"redis://{host}:{port}/{db}"
+    return ""
+
+
+REDIS_URL = _redis_url()
+KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "inv")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": KEY_PREFIX,
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # Fail fast when Redis is down: reads fall back to the database.
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+            },
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{KEY_PREFIX}:asgi", "capacity": 1000},
+        }
+    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    _broker_dir = VAR_DIR / "celery-broker"
+    _broker_dir.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+    }
+    CELERY_RESULT_BACKEND = None
+
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The schedule itself lives in inventory_site/celery.py, next to the tasks it names.
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- auth, i18n, static ----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+WHITENOISE_USE_FINDERS = True
+
+# --- CORS --------------------------------------------------------------------------------------
+if CORS_ORIGIN == ["*"]:
+    CORS_ALLOW_ALL_ORIGINS = True
+else:
+    CORS_ALLOWED_ORIGINS = CORS_ORIGIN
+CSRF_TRUSTED_ORIGINS = [o for o in CORS_ORIGIN if o != "*"]
+
+# --- logging -----------------------------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

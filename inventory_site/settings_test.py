@@ -1,0 +1,13 @@
+"""Settings for the test suite: the real PostgreSQL and Redis of the machine unless told otherwise."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "insecure-test-key")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/inventory")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+os.environ.setdefault("CACHE_KEY_PREFIX", "invtest")
+
+from inventory_site.settings import *  # noqa: F403
+
+# Hashing passwords at full strength would dominate the run time of the suite.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,63 @@
+"""Shared fixtures. The suite runs on the real PostgreSQL and Redis (see settings_test)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.apps import apps as django_apps
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.db import connection
+
+from inventory.roles import STOREFRONT_GROUP, WAREHOUSE_GROUP, sync_roles
+from tests.factories import UserFactory
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # In CI a skipped test is a failing test: it usually hides a missing service.
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"} and _skipped:
+        print(f"\nCI: {len(_skipped)} test(s) skipped, failing the run: {', '.join(_skipped[:10])}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _require_postgres(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        assert connection.vendor == "postgresql", "the test suite runs on PostgreSQL (set DATABASE_URL)"
+
+
+def _user_in(group_name: str, **kwargs):
+    # Transactional tests flush the tables, groups included; put the roles back.
+    sync_roles(django_apps)
+    user = UserFactory(**kwargs)
+    user.groups.add(Group.objects.get(name=group_name))
+    return user
+
+
+@pytest.fixture
+def warehouse_user(db):
+    return _user_in(WAREHOUSE_GROUP, is_staff=True)
+
+
+@pytest.fixture
+def storefront_user(db):
+    return _user_in(STOREFRONT_GROUP)
+
+
+@pytest.fixture
+def plain_user(db):
+    return UserFactory()
