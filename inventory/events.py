@@ -12,6 +12,8 @@ from functools import partial
 
 from django.db import transaction
 
+from inventory import stock_cache
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,13 +25,16 @@ def stock_changed(item_ids: Iterable[int]) -> None:
         transaction.on_commit(partial(publish_stock_changes, ids))
 
 
+def products_changed(product_ids: Iterable[int]) -> None:
+    """A product's own fields (its SKU) changed: refresh what the cache says about its stock."""
+    ids = tuple(sorted(set(product_ids)))
+    if ids:
+        transaction.on_commit(partial(stock_cache.refresh_products, ids))
+
+
 def publish_stock_changes(item_ids: tuple[int, ...]) -> None:
-    """Run after commit; never raises, a failed side effect must not fail the write that committed."""
-    for hook in _HOOKS:
-        try:
-            hook(item_ids)
-        except Exception:
-            logger.exception("after-commit hook %s failed for items %s", hook.__name__, item_ids)
-
-
-_HOOKS: list = []
+    """Run after commit. Never raises: a failed side effect must not fail a write that committed."""
+    try:
+        stock_cache.refresh_items(item_ids)
+    except Exception:
+        logger.exception("refreshing the stock cache failed for items %s", item_ids)

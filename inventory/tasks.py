@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
+from django.core.cache import cache
 
+from inventory.idempotency import purge_expired_keys
 from inventory.selectors import ledger_drift
+from inventory_site.health import HEARTBEAT_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -20,3 +24,15 @@ def check_ledger_task() -> int:
     if not drifts:
         logger.info("ledger balanced")
     return len(drifts)
+
+
+@shared_task
+def heartbeat_task() -> None:
+    """Tell ``/health`` that beat and a worker are alive."""
+    cache.set(HEARTBEAT_KEY, time.time(), timeout=None)
+
+
+@shared_task
+def purge_idempotency_keys_task() -> int:
+    """Forget Idempotency-Key responses older than 24 h."""
+    return purge_expired_keys()

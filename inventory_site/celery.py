@@ -14,13 +14,15 @@ app.autodiscover_tasks()
 
 @app.on_after_finalize.connect
 def _schedule_periodic_tasks(sender: Celery, **_: object) -> None:
-    # Built lazily so the intervals come from settings (and so a bad value fails at start-up).
-    from django.conf import settings
-
+    # Built after finalize so the intervals can come from settings (and a bad value fails at start-up).
     sender.conf.beat_schedule = {
         "check-ledger-nightly": {
             "task": "inventory.tasks.check_ledger_task",
             "schedule": crontab(hour=3, minute=15),
         },
-        **getattr(settings, "EXTRA_BEAT_SCHEDULE", {}),
+        "celery-heartbeat": {"task": "inventory.tasks.heartbeat_task", "schedule": 15.0},
+        "purge-idempotency-keys": {
+            "task": "inventory.tasks.purge_idempotency_keys_task",
+            "schedule": crontab(minute=5),
+        },
     }

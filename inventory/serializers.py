@@ -1,0 +1,272 @@
+"""Input validation and output shapes of the stock API. Serializers validate; services decide."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from rest_framework import serializers
+
+from inventory.models import Category, InventoryTransaction, Product, TransactionType, Warehouse
+from inventory.services import MAX_QUANTITY
+
+ADJUSTABLE_TYPES = [
+    TransactionType.PURCHASE,
+    TransactionType.RETURN,
+    TransactionType.ADJUSTMENT,
+    TransactionType.DAMAGE,
+    TransactionType.THEFT,
+    TransactionType.EXPIRED,
+]
+
+
+def gtin_is_valid(code: str) -> bool:
+    """GTIN-8/12/13/14 with a correct check digit."""
+    if not code.isdigit() or len(code) not in (8, 12, 13, 14):
+        return False
+    digits = [int(d) for d in code]
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
+    return (10 - total % 10) % 10 == digits[-1]
+
+
+class Quantity(serializers.IntegerField):
+    """An int32-safe quantity (the database column is a 32-bit integer)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", MAX_QUANTITY)
+        super().__init__(**kwargs)
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+class LocationSerializer(serializers.Serializer):
+    zone = serializers.CharField(max_length=10, allow_blank=True, required=False)
+    aisle = serializers.CharField(max_length=10, allow_blank=True, required=False)
+    shelf = serializers.CharField(max_length=10, allow_blank=True, required=False)
+
+
+class ItemSerializer(serializers.Serializer):
+    """Documents ``stock_cache.item_payload``, which builds the actual JSON."""
+
+    id = serializers.IntegerField()
+    product_id = serializers.IntegerField()
+    warehouse_id = serializers.IntegerField()
+    sku = serializers.CharField()
+    available_quantity = serializers.IntegerField()
+    reserved_quantity = serializers.IntegerField()
+    total_quantity = serializers.IntegerField()
+    reorder_point = serializers.IntegerField()
+    reorder_quantity = serializers.IntegerField()
+    max_stock_level = serializers.IntegerField()
+    barcode = serializers.CharField(allow_null=True)
+    location = LocationSerializer()
+    last_count_date = serializers.DateField(allow_null=True)
+    last_movement_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class ProductStockSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField()
+    sku = serializers.CharField()
+    available_quantity = serializers.IntegerField()
+    reserved_quantity = serializers.IntegerField()
+    total_quantity = serializers.IntegerField()
+    items = ItemSerializer(many=True)
+
+
+class AvailabilityEntrySerializer(serializers.Serializer):
+    available_quantity = serializers.IntegerField()
+    reserved_quantity = serializers.IntegerField()
+    total_quantity = serializers.IntegerField()
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    results = serializers.DictField(child=AvailabilityEntrySerializer())
+    unknown_product_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class TransactionSerializer(serializers.ModelSerializer):
+    product_id = serializers.IntegerField()
+    warehouse_id = serializers.IntegerField()
+    created_by = serializers.IntegerField(source="created_by_id", allow_null=True)
+
+    class Meta:
+        model = InventoryTransaction
+        fields = [
+            "transaction_number",
+            "transaction_type",
+            "product_id",
+            "warehouse_id",
+            "quantity_change",
+            "previous_quantity",
+            "new_quantity",
+            "reference_type",
+            "reference_id",
+            "reason",
+            "notes",
+            "cost_per_unit",
+            "total_cost",
+            "batch_number",
+            "supplier_id",
+            "received_date",
+            "expiry_date",
+            "created_by",
+            "created_at",
+        ]
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(required=False)
+
+
+# --- input -------------------------------------------------------------------------------------
+
+
+class StockCountInput(serializers.Serializer):
+    """Body of ``PUT /inventory/{product_id}``: the counted on-hand quantity plus optional settings."""
+
+    quantity = Quantity()
+    barcode = serializers.CharField(max_length=64, allow_null=True, required=False)
+    location = LocationSerializer(required=False)
+    reorder_point = Quantity(required=False)
+    reorder_quantity = Quantity(required=False)
+    max_stock = Quantity(required=False)
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    expected_quantity = Quantity(required=False)
+
+    def item_settings(self) -> dict:
+        data = self.validated_data
+        settings: dict = {}
+        if "barcode" in data:
+            settings["barcode"] = data["barcode"] or None  # blank clears it
+        for name in ("reorder_point", "reorder_quantity"):
+            if name in data:
+                settings[name] = data[name]
+        if "max_stock" in data:
+            settings["max_stock_level"] = data["max_stock"]
+        for part, value in (data.get("location") or {}).items():
+            settings[f"location_{part}"] = value
+        return settings
+
+
+class LedgerDetailsInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    notes = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    reference_type = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+    reference_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    cost_per_unit = serializers.DecimalField(
+        max_digits=10, decimal_places=2, min_value=0, required=False, allow_null=True, default=None
+    )
+    batch_number = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    supplier_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_QUANTITY, required=False, allow_null=True, default=None
+    )
+    received_date = serializers.DateField(required=False, allow_null=True, default=None)
+    expiry_date = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class AdjustInput(LedgerDetailsInput):
+    warehouse_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    quantity_change = serializers.IntegerField(min_value=-MAX_QUANTITY, max_value=MAX_QUANTITY)
+    transaction_type = serializers.ChoiceField(choices=ADJUSTABLE_TYPES)
+    expected_quantity = Quantity(required=False, allow_null=True, default=None)
+
+    def validate_quantity_change(self, value: int) -> int:
+        if value == 0:
+            raise serializers.ValidationError("Must not be zero.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        kind, change = attrs["transaction_type"], attrs["quantity_change"]
+        if kind in (TransactionType.PURCHASE, TransactionType.RETURN) and change < 0:
+            raise serializers.ValidationError({"quantity_change": [f"A {kind} adds stock: use a positive change."]})
+        if kind in (TransactionType.DAMAGE, TransactionType.THEFT, TransactionType.EXPIRED) and change > 0:
+            raise serializers.ValidationError({"quantity_change": [f"A {kind} removes stock: use a negative change."]})
+        return attrs
+
+
+class WarehouseQuery(serializers.Serializer):
+    warehouse_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+
+
+class RequiredWarehouseQuery(serializers.Serializer):
+    warehouse_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+class TransactionQuery(WarehouseQuery):
+    type = serializers.ChoiceField(choices=TransactionType.choices, required=False)
+    since = serializers.DateTimeField(required=False)
+
+
+class LowStockQuery(WarehouseQuery):
+    threshold = Quantity(required=False)
+
+
+class AvailabilityQuery(WarehouseQuery):
+    MAX_PRODUCTS = 500
+    product_ids = serializers.CharField(max_length=20000)
+
+    def validate_product_ids(self, value: str) -> list[int]:
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        if not parts:
+            raise serializers.ValidationError("Give at least one product id.")
+        if len(parts) > self.MAX_PRODUCTS:
+            raise serializers.ValidationError(f"At most {self.MAX_PRODUCTS} product ids per request.")
+        try:
+            ids = [int(p) for p in parts]
+        except ValueError:
+            raise serializers.ValidationError("Product ids must be integers separated by commas.") from None
+        if any(not 1 <= i < 2**63 for i in ids):
+            raise serializers.ValidationError("Product ids must be positive integers.")
+        return list(dict.fromkeys(ids))
+
+
+# --- warehouses and products --------------------------------------------------------------------
+
+
+class WarehouseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Warehouse
+        fields = ["id", "code", "name", "address", "is_active", "priority", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    category = serializers.CharField(
+        source="category.name", max_length=100, allow_null=True, allow_blank=True, required=False, default=None
+    )
+    barcode = serializers.CharField(max_length=14, allow_null=True, allow_blank=True, required=False, default=None)
+
+    class Meta:
+        model = Product
+        fields = ["id", "sku", "name", "barcode", "category", "is_active", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_barcode(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not gtin_is_valid(value):
+            raise serializers.ValidationError("Not a valid GTIN (8, 12, 13 or 14 digits with a check digit).")
+        clash = Product.objects.filter(barcode=value)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError("Another product has this barcode.")
+        return value
+
+    def _with_category(self, validated: dict) -> dict:
+        if "category" in validated:
+            name = (validated.pop("category") or {}).get("name")
+            validated["category"] = Category.objects.get_or_create(name=name.strip())[0] if name else None
+        return validated
+
+    @transaction.atomic
+    def create(self, validated_data: dict) -> Product:
+        return super().create(self._with_category(validated_data))
+
+    @transaction.atomic
+    def update(self, instance: Product, validated_data: dict) -> Product:
+        return super().update(instance, self._with_category(validated_data))

@@ -1,0 +1,19 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from inventory import views
+
+router = SimpleRouter()
+router.register("warehouses", views.WarehouseViewSet, basename="warehouse")
+router.register("products", views.ProductViewSet, basename="product")
+
+# Paths follow the seed's contract exactly (no trailing slash under /inventory/).
+urlpatterns = [
+    path("inventory/low-stock", views.LowStockView.as_view(), name="low-stock"),
+    path("inventory/availability", views.AvailabilityView.as_view(), name="availability"),
+    path("inventory/barcode/<str:barcode>", views.BarcodeView.as_view(), name="barcode"),
+    path("inventory/<int:product_id>", views.ProductStockView.as_view(), name="product-stock"),
+    path("inventory/<int:product_id>/adjust", views.AdjustStockView.as_view(), name="adjust-stock"),
+    path("inventory/<int:product_id>/transactions", views.TransactionListView.as_view(), name="transactions"),
+    *router.urls,
+]
