@@ -15,10 +15,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from inventory import services
+from inventory import alerts, services
 from inventory.exceptions import DomainError
 from inventory.forms import AdjustStockForm, RecordCountForm
-from inventory.models import Category, InventoryItem, InventoryTransaction, Product, Warehouse
+from inventory.models import Category, InventoryItem, InventoryTransaction, LowStockAlert, Product, Warehouse
 
 QUANTITY_FIELDS = ("available_quantity", "reserved_quantity", "total_quantity")
 RECENT_LEDGER_ROWS = 15
@@ -71,6 +71,7 @@ class InventoryItemAdmin(admin.ModelAdmin):
         "available_quantity",
         "reserved_quantity",
         "total_quantity",
+        "in_transit_out",
         "reorder_point",
         "low_stock",
         "last_movement_at",
@@ -90,6 +91,17 @@ class InventoryItemAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="Low")
     def low_stock(self, obj: InventoryItem) -> bool:
         return obj.is_low_stock
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        from transfers.selectors import in_transit_from_item
+
+        # One subquery in the list's own query, not one query per row.
+        return super().get_queryset(request).annotate(in_transit_out=in_transit_from_item())
+
+    @admin.display(description="In transit (out)", ordering="in_transit_out")
+    def in_transit_out(self, obj: InventoryItem) -> int:
+        """Units of this product shipped from this warehouse by transfers not yet received."""
+        return obj.in_transit_out
 
     @admin.display(description="Latest ledger rows")
     def recent_ledger(self, obj: InventoryItem) -> str:
@@ -237,4 +249,53 @@ class InventoryTransactionAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: InventoryTransaction | None = None) -> bool:
+        return False
+
+
+@admin.register(LowStockAlert)
+class LowStockAlertAdmin(admin.ModelAdmin):
+    """Alerts are raised and resolved by the system; staff only acknowledge them."""
+
+    list_display = (
+        "id",
+        "sku",
+        "warehouse",
+        "current_quantity",
+        "reorder_point",
+        "status",
+        "created_at",
+        "acknowledged_by",
+        "acknowledged_at",
+        "resolved_at",
+    )
+    list_filter = ("status", ("item__warehouse", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("item__product", "item__warehouse", "acknowledged_by")
+    search_fields = ("item__product__sku", "item__product__name")
+    date_hierarchy = "created_at"
+    actions = ["acknowledge"]
+
+    @admin.display(description="SKU", ordering="item__product__sku")
+    def sku(self, obj: LowStockAlert) -> str:
+        return obj.item.product.sku
+
+    @admin.display(description="Warehouse", ordering="item__warehouse__code")
+    def warehouse(self, obj: LowStockAlert) -> str:
+        return obj.item.warehouse.code
+
+    @admin.action(description="Acknowledge selected low-stock alerts", permissions=["change"])
+    def acknowledge(self, request: HttpRequest, queryset: QuerySet) -> None:
+        selected = list(queryset.values_list("pk", flat=True))
+        done = alerts.acknowledge_alerts(selected, user=request.user)
+        message = f"{done} alert(s) acknowledged."
+        if done < len(selected):
+            message += f" {len(selected) - done} skipped (already acknowledged or resolved)."
+        self.message_user(request, message, messages.SUCCESS if done else messages.WARNING)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: LowStockAlert | None = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: LowStockAlert | None = None) -> bool:
         return False

@@ -12,7 +12,7 @@ from functools import partial
 
 from django.db import transaction
 
-from inventory import stock_cache
+from inventory import broadcast, stock_cache
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +38,7 @@ def publish_stock_changes(item_ids: tuple[int, ...]) -> None:
         stock_cache.refresh_items(item_ids)
     except Exception:
         logger.exception("refreshing the stock cache failed for items %s", item_ids)
+    try:
+        broadcast.broadcast_stock_changes(item_ids)
+    except Exception:
+        logger.exception("broadcasting the stock changes failed for items %s", item_ids)

@@ -224,3 +224,51 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+
+
+ACTIVE_ALERT_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
+
+
+class LowStockAlert(models.Model):
+    """An item at or below its reorder point (``inventory.alerts`` raises and resolves them).
+
+    An item has at most one active (open or acknowledged) alert; resolved ones are the history.
+    """
+
+    item = models.ForeignKey(InventoryItem, on_delete=models.PROTECT, related_name="low_stock_alerts")
+    current_quantity = models.IntegerField(help_text="Available quantity when the alert was raised.")
+    reorder_point = models.IntegerField(help_text="The item's reorder point when the alert was raised.")
+    status = models.CharField(max_length=20, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item"],
+                condition=Q(status__in=["open", "acknowledged"]),
+                name="low_stock_alert_one_active_per_item",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "acknowledged", "resolved"]), name="low_stock_alert_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="resolved") | Q(resolved_at__isnull=False),
+                name="low_stock_alert_resolved_has_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "-created_at"], name="idx_low_stock_alert_status")]
+
+    def __str__(self) -> str:
+        return f"Low stock alert {self.pk} ({self.status})"

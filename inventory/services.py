@@ -20,7 +20,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from inventory import events
+from inventory import alerts, events
 from inventory.exceptions import (
     DuplicateBarcode,
     InsufficientStock,
@@ -134,6 +134,7 @@ def _save_quantities(items: Iterable[InventoryItem], now: datetime, *, moved: bo
     if moved:
         fields.append("last_movement_at")
     InventoryItem.objects.bulk_update(items, fields)
+    alerts.sync_low_stock_alerts(items)
 
 
 def _ensure_items(keys: Iterable[ItemKey]) -> None:
@@ -418,19 +419,24 @@ def release_held_stock(quantities: Mapping[int, int]) -> list[InventoryItem]:
 
 @transaction.atomic
 def consume_held_stock(
-    quantities: Mapping[int, int],
+    quantities: Mapping[int, int] | Iterable[tuple[int, int]],
     *,
     transaction_type: str,
     details: LedgerDetails,
     user: AbstractBaseUser | None = None,
 ) -> list[InventoryItem]:
-    """Take held units (by item id) off the shelf: reserved and on-hand go down, one ledger row each."""
-    items = lock_items_by_id(quantities)
+    """Take held units off the shelf: reserved and on-hand go down.
+
+    ``quantities`` maps item id to units, or lists (item id, units) pairs; each pair gets its
+    own ledger row (a reservation writes one ``sale`` row per line).
+    """
+    pairs = list(quantities.items() if isinstance(quantities, Mapping) else quantities)
+    items = lock_items_by_id(item_id for item_id, _ in pairs)
     now = timezone.now()
     rows = []
-    for item_id, quantity in sorted(quantities.items()):
+    for item_id, quantity in pairs:
         item = items[item_id]
-        if item.reserved_quantity < quantity:
+        if quantity <= 0 or item.reserved_quantity < quantity:
             raise InvalidState(f"Item {item_id} holds {item.reserved_quantity} reserved units, not {quantity}.")
         item.reserved_quantity -= quantity
         rows.append(

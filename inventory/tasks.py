@@ -8,6 +8,7 @@ import time
 from celery import shared_task
 from django.core.cache import cache
 
+from inventory.alerts import scan_low_stock
 from inventory.idempotency import purge_expired_keys
 from inventory.selectors import ledger_drift
 from inventory_site.health import HEARTBEAT_KEY
@@ -36,3 +37,13 @@ def heartbeat_task() -> None:
 def purge_idempotency_keys_task() -> int:
     """Forget Idempotency-Key responses older than 24 h."""
     return purge_expired_keys()
+
+
+@shared_task
+def scan_low_stock_task() -> dict[str, int]:
+    """Raise the low-stock alerts the write path could not see (reorder points edited, counts), resolve
+    those whose item recovered; safe to run twice at once."""
+    raised, resolved = scan_low_stock()
+    if raised or resolved:
+        logger.info("low-stock scan: %d alert(s) raised, %d resolved", raised, resolved)
+    return {"raised": raised, "resolved": resolved}

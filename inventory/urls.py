@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from inventory import views
+from inventory import alert_views, views
 
 router = SimpleRouter()
 router.register("warehouses", views.WarehouseViewSet, basename="warehouse")
@@ -16,4 +16,10 @@ urlpatterns = [
     path("inventory/<int:product_id>/adjust", views.AdjustStockView.as_view(), name="adjust-stock"),
     path("inventory/<int:product_id>/transactions", views.TransactionListView.as_view(), name="transactions"),
     *router.urls,
+    path("alerts/low-stock", alert_views.LowStockAlertListView.as_view(), name="low-stock-alerts"),
+    path(
+        "alerts/low-stock/<int:alert_id>/acknowledge",
+        alert_views.AcknowledgeLowStockAlertView.as_view(),
+        name="low-stock-alert-acknowledge",
+    ),
 ]

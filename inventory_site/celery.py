@@ -15,12 +15,30 @@ app.autodiscover_tasks()
 @app.on_after_finalize.connect
 def _schedule_periodic_tasks(sender: Celery, **_: object) -> None:
     # Built after finalize so the intervals can come from settings (and a bad value fails at start-up).
+    from django.conf import settings
+
     sender.conf.beat_schedule = {
+        "expire-reservations": {
+            "task": "reservations.tasks.expire_reservations_task",
+            "schedule": float(settings.RESERVATION_SWEEP_SECONDS),
+        },
+        "purge-reservations": {
+            "task": "reservations.tasks.purge_reservations_task",
+            "schedule": crontab(hour=4, minute=0),
+        },
         "check-ledger-nightly": {
             "task": "inventory.tasks.check_ledger_task",
             "schedule": crontab(hour=3, minute=15),
         },
+        "refresh-forecasts-nightly": {
+            "task": "forecasting.tasks.refresh_forecasts_task",
+            "schedule": crontab(hour=2, minute=30),
+        },
         "celery-heartbeat": {"task": "inventory.tasks.heartbeat_task", "schedule": 15.0},
+        "scan-low-stock": {
+            "task": "inventory.tasks.scan_low_stock_task",
+            "schedule": float(settings.LOW_STOCK_SCAN_SECONDS),
+        },
         "purge-idempotency-keys": {
             "task": "inventory.tasks.purge_idempotency_keys_task",
             "schedule": crontab(minute=5),

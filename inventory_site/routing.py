@@ -1,3 +1,9 @@
-"""WebSocket routes (the live feed is added by the real-time issue)."""
+"""WebSocket routes."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from inventory.consumers import InventoryConsumer
+
+websocket_urlpatterns = [
+    path("ws/inventory/", InventoryConsumer.as_asgi()),
+]

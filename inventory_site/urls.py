@@ -10,6 +10,8 @@ handler500 = "inventory_site.api_errors.json_server_error"
 
 api_v1 = [
     path("", include("inventory.urls")),
+    path("", include("reservations.urls")),
+    path("", include("transfers.urls")),
 ]
 
 urlpatterns = [

@@ -9,6 +9,8 @@ from django.apps import apps as django_apps
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from inventory.roles import STOREFRONT_GROUP, WAREHOUSE_GROUP, sync_roles
 from tests.factories import UserFactory
@@ -61,3 +63,31 @@ def storefront_user(db):
 @pytest.fixture
 def plain_user(db):
     return UserFactory()
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def warehouse_api(warehouse_user) -> APIClient:
+    return _client_for(warehouse_user)
+
+
+@pytest.fixture
+def storefront_api(storefront_user) -> APIClient:
+    return _client_for(storefront_user)
+
+
+@pytest.fixture
+def plain_api(plain_user) -> APIClient:
+    return _client_for(plain_user)
+
+
+@pytest.fixture
+def anon_api() -> APIClient:
+    return APIClient()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from inventory.tasks import heartbeat_task
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,8 +34,9 @@ def test_health_is_503_when_the_database_is_down():
         "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nothing",  # nothing listens on port 1
         "DJANGO_SETTINGS_MODULE": "inventory_site.settings_test",
     }
+    port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "inventory_site.asgi:application", "--port", "8766"],
+        [sys.executable, "-m", "uvicorn", "inventory_site.asgi:application", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -44,7 +46,7 @@ def test_health_is_503_when_the_database_is_down():
         status, body = None, b""
         for _ in range(60):
             try:
-                with urllib.request.urlopen("http://127.0.0.1:8766/health", timeout=5) as response:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
                     status, body = response.status, response.read()
                 break
             except urllib.error.HTTPError as exc:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_VARS = ("DATABASE_URL", "REDIS_URL", "DB_HOST", "DB_NAME", "DB_USER", "REDIS_HOST", "REDIS_PORT", "REDIS_DB")
 
@@ -53,8 +55,9 @@ def test_embedded_default_migrates_seeds_and_serves(tmp_path):
     assert (tmp_path / "var" / "db.sqlite3").exists()
     assert "already present" in _manage("seed_demo", env=env).stdout
 
+    port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "inventory_site.asgi:application", "--port", "8765"],
+        [sys.executable, "-m", "uvicorn", "inventory_site.asgi:application", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -64,7 +67,7 @@ def test_embedded_default_migrates_seeds_and_serves(tmp_path):
         body = ""
         for _ in range(60):
             try:
-                with urllib.request.urlopen("http://127.0.0.1:8765/admin/login/", timeout=2) as response:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=2) as response:
                     body = response.read().decode()
                     break
             except OSError:

@@ -1,0 +1,159 @@
+"""Low-stock alerts: raised when an item's available quantity falls to its reorder point or below,
+resolved when it rises above it again.
+
+Two ways in, both set-based and safe to run at the same time:
+
+- the write path: ``services._save_quantities`` calls ``sync_low_stock_alerts`` with the items it
+  just changed, inside the write's transaction and while holding their row locks;
+- the periodic scan ``scan_low_stock`` (Celery beat), which catches what does not go through the
+  write path (a reorder point edited, a count).
+
+Both insert with ``ON CONFLICT DO NOTHING`` against the partial unique constraint (one open or
+acknowledged alert per item), so a race between them never raises an alert twice. Newly raised
+alerts are broadcast after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from functools import partial
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from inventory import broadcast
+from inventory.exceptions import InvalidState, NotFound
+from inventory.models import ACTIVE_ALERT_STATUSES, AlertStatus, InventoryItem, LowStockAlert
+
+_INSERT_CHUNK = 1000
+
+
+def _quoted(model, *field_names: str) -> tuple[str, list[str]]:
+    quote = connection.ops.quote_name
+    columns = [quote(model._meta.get_field(name).column) for name in field_names]
+    return quote(model._meta.db_table), columns
+
+
+_ALERT_FIELDS = ("item", "current_quantity", "reorder_point", "status", "created_at")
+
+
+def _insert_alerts(rows: Sequence[tuple[int, int, int]], now: datetime) -> list[int]:
+    """Insert open alerts for ``(item_id, current_quantity, reorder_point)`` rows, skipping items that
+    already have an active one (even one a concurrent transaction is inserting). Returns the new ids."""
+    table, columns = _quoted(LowStockAlert, *_ALERT_FIELDS)
+    created_at = connection.ops.adapt_datetimefield_value(now)
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
+            values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+            params: list = []
+            for item_id, quantity, reorder_point in chunk:
+                params += [item_id, quantity, reorder_point, AlertStatus.OPEN.value, created_at]
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} ON CONFLICT DO NOTHING RETURNING id",
+                params,
+            )
+            ids += [row[0] for row in cursor.fetchall()]
+    return ids
+
+
+def _broadcast_on_commit(alert_ids: Iterable[int]) -> None:
+    ids = tuple(sorted(alert_ids))
+    if ids:
+        transaction.on_commit(partial(broadcast.broadcast_alerts, ids))
+
+
+def sync_low_stock_alerts(items: Iterable[InventoryItem]) -> None:
+    """Raise or resolve the alerts of items whose quantities just changed (in memory and in the database).
+
+    Call inside the write's transaction while holding SELECT FOR UPDATE on the items. One query to
+    read the items' active alerts, then at most one UPDATE and one INSERT.
+    """
+    by_id = {item.pk: item for item in items}
+    if not by_id:
+        return
+    active = dict(
+        LowStockAlert.objects.filter(item_id__in=by_id, status__in=ACTIVE_ALERT_STATUSES).values_list("item_id", "pk")
+    )
+    now = timezone.now()
+    to_resolve = [alert_id for item_id, alert_id in active.items() if not by_id[item_id].is_low_stock]
+    if to_resolve:
+        LowStockAlert.objects.filter(pk__in=to_resolve, status__in=ACTIVE_ALERT_STATUSES).update(
+            status=AlertStatus.RESOLVED, resolved_at=now
+        )
+    to_raise = sorted(
+        (item.pk, item.available_quantity, item.reorder_point)
+        for item in by_id.values()
+        if item.is_low_stock and item.pk not in active
+    )
+    if to_raise:
+        _broadcast_on_commit(_insert_alerts(to_raise, now))
+
+
+@transaction.atomic
+def scan_low_stock() -> tuple[int, int]:
+    """Raise an alert for every item at or below its reorder point that has none, resolve every active
+    alert whose item is above it; returns (raised, resolved). Two statements whatever the number of items."""
+    now = timezone.now()
+    alerts, columns = _quoted(LowStockAlert, *_ALERT_FIELDS)
+    items, (item_pk, available, reorder_point) = _quoted(InventoryItem, "id", "available_quantity", "reorder_point")
+    alert_item, alert_status = _quoted(LowStockAlert, "item", "status")[1]
+    with connection.cursor() as cursor:
+        # ORDER BY: concurrent scans insert in the same order, so they queue instead of deadlocking.
+        cursor.execute(
+            f"INSERT INTO {alerts} ({', '.join(columns)}) "
+            f"SELECT i.{item_pk}, i.{available}, i.{reorder_point}, %s, %s FROM {items} i "
+            f"WHERE i.{available} <= i.{reorder_point} AND NOT EXISTS ("
+            f"SELECT 1 FROM {alerts} a WHERE a.{alert_item} = i.{item_pk} AND a.{alert_status} IN (%s, %s)"
+            f") ORDER BY i.{item_pk} ON CONFLICT DO NOTHING RETURNING id",
+            [
+                AlertStatus.OPEN.value,
+                connection.ops.adapt_datetimefield_value(now),
+                *(s.value for s in ACTIVE_ALERT_STATUSES),
+            ],
+        )
+        raised = [row[0] for row in cursor.fetchall()]
+    # The status condition stays on the updated table itself, so a concurrent scan that resolved
+    # the same alert first makes this one skip it (PostgreSQL re-checks it on the new row version).
+    above = InventoryItem.objects.filter(available_quantity__gt=F("reorder_point")).values("pk")
+    resolved = LowStockAlert.objects.filter(status__in=ACTIVE_ALERT_STATUSES, item_id__in=above).update(
+        status=AlertStatus.RESOLVED, resolved_at=now
+    )
+    _broadcast_on_commit(raised)
+    return len(raised), resolved
+
+
+@transaction.atomic
+def acknowledge_alert(*, alert_id: int, user: AbstractBaseUser) -> LowStockAlert:
+    """Mark an open alert as seen by ``user``; acknowledging it again changes nothing."""
+    alert = (
+        LowStockAlert.objects.select_for_update(of=("self",))
+        .select_related("item__product", "acknowledged_by")
+        .filter(pk=alert_id)
+        .first()
+    )
+    if alert is None:
+        raise NotFound(f"Unknown low-stock alert {alert_id}.", alert_id=alert_id)
+    if alert.status == AlertStatus.RESOLVED:
+        raise InvalidState(
+            f"Low-stock alert {alert_id} is resolved; there is nothing to acknowledge.",
+            alert_id=alert_id,
+            status=alert.status,
+        )
+    if alert.status == AlertStatus.OPEN:
+        alert.status = AlertStatus.ACKNOWLEDGED
+        alert.acknowledged_by = user
+        alert.acknowledged_at = timezone.now()
+        alert.save(update_fields=["status", "acknowledged_by", "acknowledged_at"])
+    return alert
+
+
+def acknowledge_alerts(alert_ids: Iterable[int], *, user: AbstractBaseUser) -> int:
+    """Acknowledge those of the given alerts that are open (one UPDATE); returns how many."""
+    return LowStockAlert.objects.filter(pk__in=list(alert_ids), status=AlertStatus.OPEN).update(
+        status=AlertStatus.ACKNOWLEDGED, acknowledged_by=user, acknowledged_at=timezone.now()
+    )

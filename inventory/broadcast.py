@@ -1,0 +1,153 @@
+"""What the live feed sends, and to whom (Channels groups, plus the seed's Redis channel ``stock_updates``).
+
+Called only after a commit (``inventory.events`` and ``inventory.alerts`` register it with
+``transaction.on_commit``), so a rolled-back or refused change is never broadcast. Nothing here
+raises: a broken broker must not fail a write that has already committed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+
+from inventory.models import ACTIVE_ALERT_STATUSES, InventoryItem, LowStockAlert
+from inventory.stock_cache import item_payload
+
+logger = logging.getLogger(__name__)
+
+STOCK_UPDATES_CHANNEL = "stock_updates"  # Redis pub/sub channel of the seed
+
+# Messages on the channel layer; the consumer's handlers are named after them.
+UPDATE_EVENT = "inventory.update"
+ALERT_EVENT = "low_stock.alert"
+
+
+# --- group names (valid Channels names: ASCII alphanumerics, hyphens, underscores, periods) ----
+
+
+def product_group(product_id: int) -> str:
+    return f"inventory.product.{product_id}"
+
+
+def item_group(product_id: int, warehouse_id: int) -> str:
+    return f"inventory.product.{product_id}.warehouse.{warehouse_id}"
+
+
+def warehouse_group(warehouse_id: int) -> str:
+    return f"inventory.warehouse.{warehouse_id}"
+
+
+def low_stock_group(warehouse_id: int | None = None) -> str:
+    return "inventory.low_stock" if warehouse_id is None else f"inventory.low_stock.{warehouse_id}"
+
+
+def timestamp() -> str:
+    return timezone.now().isoformat().replace("+00:00", "Z")
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+async def _group_send_all(layer, sends: list[tuple[str, dict[str, Any]]]) -> None:
+    for group, event in sends:
+        await layer.group_send(group, event)
+
+
+def _send_to_groups(sends: list[tuple[str, dict[str, Any]]]) -> None:
+    """All sends in one event loop: one connection to the layer, however many groups."""
+    layer = get_channel_layer()
+    if layer is None or not sends:
+        return
+    async_to_sync(_group_send_all)(layer, sends)
+
+
+def _event(event_type: str, message: dict[str, Any]) -> dict[str, Any]:
+    # ``id`` lets a consumer that is in several of the target groups forward the message once.
+    return {"type": event_type, "id": uuid.uuid4().hex, "message": message}
+
+
+def broadcast_stock_changes(item_ids: Iterable[int]) -> None:
+    """Send ``inventory:update`` for each item to its product, product+warehouse and warehouse groups,
+    and publish it on ``stock_updates``. One query whatever the number of items."""
+    items = list(InventoryItem.objects.filter(pk__in=list(item_ids)).select_related("product").order_by("pk"))
+    if not items:
+        return
+    ts = timestamp()
+    payloads = [item_payload(item, item.product.sku) for item in items]
+    sends = []
+    for payload in payloads:
+        event = _event(UPDATE_EVENT, {"type": "inventory:update", "data": payload, "ts": ts})
+        product_id, warehouse_id = payload["product_id"], payload["warehouse_id"]
+        for group in (product_group(product_id), item_group(product_id, warehouse_id), warehouse_group(warehouse_id)):
+            sends.append((group, event))
+    try:
+        _send_to_groups(sends)
+    except Exception:
+        logger.exception("broadcasting stock updates failed for items %s", [i.pk for i in items])
+    publish_stock_updates(payloads, ts)
+
+
+def stock_update_message(payload: dict[str, Any], ts: str) -> dict[str, Any]:
+    """The seed's ``STOCK_UPDATE`` message, with the full item JSON under ``data``."""
+    return {
+        "type": "STOCK_UPDATE",
+        "productId": payload["product_id"],
+        "warehouseId": payload["warehouse_id"],
+        "availableQuantity": payload["available_quantity"],
+        "timestamp": ts,
+        "data": payload,
+    }
+
+
+def publish_stock_updates(payloads: list[dict[str, Any]], ts: str) -> None:
+    """Publish on the Redis channel ``stock_updates`` for other services (only when Redis is configured)."""
+    if not settings.REDIS_URL or not payloads:
+        return
+    try:
+        from django_redis import get_redis_connection
+
+        pipe = get_redis_connection("default").pipeline(transaction=False)
+        for payload in payloads:
+            pipe.publish(STOCK_UPDATES_CHANNEL, json.dumps(stock_update_message(payload, ts)))
+        pipe.execute()
+    except Exception:
+        logger.exception("publishing %d stock update(s) on %s failed", len(payloads), STOCK_UPDATES_CHANNEL)
+
+
+def alert_payload(alert: LowStockAlert) -> dict[str, Any]:
+    item = alert.item
+    return {
+        "product_id": item.product_id,
+        "sku": item.product.sku,
+        "warehouse_id": item.warehouse_id,
+        "current_quantity": alert.current_quantity,
+        "reorder_point": alert.reorder_point,
+        "alert_id": alert.pk,
+    }
+
+
+def broadcast_alerts(alert_ids: Iterable[int]) -> None:
+    """Send ``low-stock:alert`` for each still-active alert to ``inventory.low_stock`` and its warehouse's group."""
+    try:
+        alerts = list(
+            LowStockAlert.objects.filter(pk__in=list(alert_ids), status__in=ACTIVE_ALERT_STATUSES)
+            .select_related("item__product")
+            .order_by("pk")
+        )
+        ts = timestamp()
+        sends = []
+        for alert in alerts:
+            event = _event(ALERT_EVENT, {"type": "low-stock:alert", "data": alert_payload(alert), "ts": ts})
+            sends.append((low_stock_group(), event))
+            sends.append((low_stock_group(alert.item.warehouse_id), event))
+        _send_to_groups(sends)
+    except Exception:
+        logger.exception("broadcasting low-stock alerts %s failed", alert_ids)

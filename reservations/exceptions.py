@@ -1,0 +1,16 @@
+from inventory.exceptions import DomainError
+
+
+class ReservationExpired(DomainError):
+    code = "reservation_expired"
+    default_detail = "The reservation has expired; its units are available again."
+
+
+class ReservationNotActive(DomainError):
+    code = "reservation_not_active"
+    default_detail = "The reservation is no longer active."
+
+
+class OrderAlreadyReserved(DomainError):
+    code = "order_already_reserved"
+    default_detail = "This order already has an active reservation."

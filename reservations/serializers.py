@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from inventory.serializers import Quantity
+from reservations.models import ReservationType, StockReservation
+from reservations.services import MAX_EXPIRES_IN, LineRequest
+
+MAX_LINES = 100
+ID_FIELD = {"min_value": 1, "max_value": 2**63 - 1}
+
+
+class LineInput(serializers.Serializer):
+    product_id = serializers.IntegerField(**ID_FIELD)
+    warehouse_id = serializers.IntegerField(required=False, allow_null=True, **ID_FIELD)
+    quantity = Quantity(min_value=1)
+    product_attributes = serializers.DictField(required=False, default=dict)
+
+
+class ReserveInput(serializers.Serializer):
+    """Either the seed's single line (product_id, warehouse_id?, quantity) or ``items: [...]``."""
+
+    items = LineInput(many=True, required=False, allow_empty=False, max_length=MAX_LINES)
+    product_id = serializers.IntegerField(required=False, **ID_FIELD)
+    warehouse_id = serializers.IntegerField(required=False, allow_null=True, **ID_FIELD)
+    quantity = Quantity(min_value=1, required=False)
+    product_attributes = serializers.DictField(required=False, default=dict)
+    order_id = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
+    session_id = serializers.CharField(max_length=100, required=False, allow_null=True, allow_blank=True)
+    reservation_type = serializers.ChoiceField(choices=ReservationType.choices, default=ReservationType.ORDER)
+    expires_in = serializers.IntegerField(min_value=1, max_value=MAX_EXPIRES_IN, required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        single = {"product_id", "quantity"} & set(attrs)
+        if "items" in attrs and single:
+            raise serializers.ValidationError("Send either items or product_id/quantity, not both.")
+        if "items" not in attrs:
+            missing = [f for f in ("product_id", "quantity") if f not in attrs]
+            if missing:
+                raise serializers.ValidationError({f: ["This field is required."] for f in missing})
+        return attrs
+
+    def lines(self) -> list[LineRequest]:
+        data = self.validated_data
+        raw = data.get("items") or [
+            {
+                "product_id": data["product_id"],
+                "warehouse_id": data.get("warehouse_id"),
+                "quantity": data["quantity"],
+                "product_attributes": data.get("product_attributes", {}),
+            }
+        ]
+        return [
+            LineRequest(
+                product_id=line["product_id"],
+                warehouse_id=line.get("warehouse_id"),
+                quantity=line["quantity"],
+                product_attributes=line.get("product_attributes") or {},
+            )
+            for line in raw
+        ]
+
+
+class ExtendInput(serializers.Serializer):
+    expires_in = serializers.IntegerField(min_value=1, max_value=MAX_EXPIRES_IN)
+
+
+class ReservationLineOutput(serializers.Serializer):
+    product_id = serializers.IntegerField()
+    warehouse_id = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    product_attributes = serializers.DictField()
+
+
+class ReservationOutput(serializers.ModelSerializer):
+    items = serializers.SerializerMethodField()
+
+    class Meta:
+        model = StockReservation
+        fields = [
+            "id",
+            "order_id",
+            "session_id",
+            "reservation_type",
+            "status",
+            "expires_at",
+            "created_at",
+            "released_at",
+            "fulfilled_at",
+            "items",
+        ]
+
+    @extend_schema_field(ReservationLineOutput(many=True))
+    def get_items(self, reservation: StockReservation) -> list[dict]:
+        lines = getattr(reservation, "prefetched_lines", None)
+        if lines is None:
+            lines = reservation.lines.all()
+        return ReservationLineOutput(lines, many=True).data

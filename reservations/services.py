@@ -1,0 +1,358 @@
+"""Reserve, confirm, release, extend and expire stock reservations.
+
+Quantities move only through ``inventory.services`` (hold, release, consume). Lock order is
+always: reservation rows first, then inventory items in ascending primary key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from inventory import services as stock
+from inventory.exceptions import InsufficientStock, InvalidInput, NotFound
+from inventory.locks import locked
+from inventory.models import InventoryItem, Product, TransactionType, Warehouse
+from reservations.exceptions import OrderAlreadyReserved, ReservationExpired, ReservationNotActive
+from reservations.models import ReservationLine, ReservationStatus, ReservationType, StockReservation
+
+MAX_EXPIRES_IN = 86400
+SWEEP_BATCH = 1000
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineRequest:
+    """One requested line; ``warehouse_id`` None means "allocate for me"."""
+
+    product_id: int
+    quantity: int
+    warehouse_id: int | None = None
+    product_attributes: dict[str, Any] = field(default_factory=dict)
+
+
+def _expiry(expires_in: int | None, now: datetime) -> datetime:
+    seconds = settings.RESERVATION_TTL if expires_in is None else expires_in
+    if not 1 <= seconds <= MAX_EXPIRES_IN:
+        raise InvalidInput(f"expires_in must be between 1 and {MAX_EXPIRES_IN} seconds.", field="expires_in")
+    return now + timedelta(seconds=seconds)
+
+
+def _candidate_items(lines: Sequence[LineRequest]) -> list[InventoryItem]:
+    """Lock every item a request may draw from: named ones, and all active warehouses of the rest."""
+    condition = Q()
+    for line in lines:
+        if line.warehouse_id is not None:
+            condition |= Q(product_id=line.product_id, warehouse_id=line.warehouse_id)
+    if auto := {line.product_id for line in lines if line.warehouse_id is None}:
+        condition |= Q(product_id__in=auto, warehouse__is_active=True)
+    return locked(InventoryItem.objects.filter(condition))
+
+
+def _allocate(lines: Sequence[LineRequest], items: list[InventoryItem]) -> list[tuple[LineRequest, InventoryItem, int]]:
+    """Decide where each unit comes from; raise InsufficientStock naming every short product.
+
+    Lines naming a warehouse are served first; the rest draw from active warehouses by
+    priority, then most available, splitting across warehouses when one cannot cover a line.
+    """
+    by_key = {(i.product_id, i.warehouse_id): i for i in items}
+    free = {i.pk: i.available_quantity for i in items}
+    priorities: dict[int, int] = {}
+    if any(line.warehouse_id is None for line in lines):
+        priorities = dict(
+            Warehouse.objects.filter(pk__in={i.warehouse_id for i in items}).values_list("pk", "priority")
+        )
+    allocations: list[tuple[LineRequest, InventoryItem, int]] = []
+    short: dict[tuple[int, int | None], int] = defaultdict(int)
+    for line in sorted(lines, key=lambda ln: ln.warehouse_id is None):
+        if line.warehouse_id is not None:
+            item = by_key.get((line.product_id, line.warehouse_id))
+            if item is None or free[item.pk] < line.quantity:
+                short[(line.product_id, line.warehouse_id)] += line.quantity
+                continue
+            free[item.pk] -= line.quantity
+            allocations.append((line, item, line.quantity))
+            continue
+        options = sorted(
+            (i for i in items if i.product_id == line.product_id and free[i.pk] > 0),
+            key=lambda i: (priorities.get(i.warehouse_id, 0), -free[i.pk], i.warehouse_id),
+        )
+        if sum(free[i.pk] for i in options) < line.quantity:
+            short[(line.product_id, None)] += line.quantity
+            continue
+        remaining = line.quantity
+        for item in options:
+            take = min(remaining, free[item.pk])
+            free[item.pk] -= take
+            allocations.append((line, item, take))
+            remaining -= take
+            if not remaining:
+                break
+    if short:
+        shortages = []
+        for (product_id, warehouse_id), requested in sorted(short.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+            pool = [i for i in items if i.product_id == product_id and warehouse_id in (None, i.warehouse_id)]
+            shortages.append(
+                {
+                    "product_id": product_id,
+                    "warehouse_id": warehouse_id,
+                    "requested": requested,
+                    "available_quantity": sum(i.available_quantity for i in pool),
+                }
+            )
+        names = "; ".join(
+            f"product {s['product_id']}"
+            + (f" in warehouse {s['warehouse_id']}" if s["warehouse_id"] else "")
+            + f": {s['available_quantity']} available, {s['requested']} requested"
+            for s in shortages
+        )
+        raise InsufficientStock(f"Not enough stock ({names}).", shortages=shortages)
+    return allocations
+
+
+def _check_references(lines: Sequence[LineRequest]) -> None:
+    product_ids = {line.product_id for line in lines}
+    found = set(Product.objects.filter(pk__in=product_ids).values_list("pk", flat=True))
+    if missing := product_ids - found:
+        raise NotFound(f"Unknown product {min(missing)}.", product_id=min(missing))
+    warehouse_ids = {line.warehouse_id for line in lines if line.warehouse_id is not None}
+    found = set(Warehouse.objects.filter(pk__in=warehouse_ids).values_list("pk", flat=True))
+    if missing := warehouse_ids - found:
+        raise NotFound(f"Unknown warehouse {min(missing)}.", warehouse_id=min(missing))
+
+
+@transaction.atomic
+def _reserve_once(
+    lines: Sequence[LineRequest],
+    *,
+    order_id: str | None,
+    session_id: str | None,
+    reservation_type: str,
+    expires_at: datetime,
+    now: datetime,
+    user: AbstractBaseUser | None,
+) -> StockReservation:
+    allocations = _allocate(lines, _candidate_items(lines))
+    stock.hold_stock(((item.product_id, item.warehouse_id), quantity) for _, item, quantity in allocations)
+    reservation = StockReservation(
+        order_id=order_id,
+        session_id=session_id,
+        reservation_type=reservation_type,
+        expires_at=expires_at,
+        created_at=now,
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+    try:
+        with transaction.atomic():
+            reservation.save(force_insert=True)
+    except IntegrityError as exc:
+        raise OrderAlreadyReserved(f"Order {order_id!r} already has an active reservation.", order_id=order_id) from exc
+    reservation.prefetched_lines = ReservationLine.objects.bulk_create(
+        [
+            ReservationLine(
+                reservation=reservation,
+                item=item,
+                product_id=item.product_id,
+                warehouse_id=item.warehouse_id,
+                quantity=quantity,
+                product_attributes=line.product_attributes,
+            )
+            for line, item, quantity in allocations
+        ]
+    )
+    return reservation
+
+
+def reserve_stock(
+    *,
+    lines: Sequence[LineRequest],
+    order_id: str | None = None,
+    session_id: str | None = None,
+    reservation_type: str = ReservationType.ORDER,
+    expires_in: int | None = None,
+    user: AbstractBaseUser | None = None,
+) -> StockReservation:
+    """Hold stock for every line, or for none (409 ``insufficient_stock`` naming the short products).
+
+    When a line cannot be met, overdue reservations still holding those products are expired
+    first and the request is tried once more, so an unswept hold never refuses a sale.
+    """
+    if not lines:
+        raise InvalidInput("A reservation needs at least one line.", field="items")
+    if any(line.quantity <= 0 for line in lines):
+        raise InvalidInput("quantity must be positive.", field="quantity")
+    if reservation_type not in ReservationType.values:
+        raise InvalidInput(f"Unknown reservation type {reservation_type!r}.", field="reservation_type")
+    now = timezone.now()
+    expires_at = _expiry(expires_in, now)
+    _check_references(lines)
+    if order_id and StockReservation.objects.filter(order_id=order_id, status=ReservationStatus.ACTIVE).exists():
+        raise OrderAlreadyReserved(f"Order {order_id!r} already has an active reservation.", order_id=order_id)
+    kwargs = {
+        "order_id": order_id or None,
+        "session_id": session_id or None,
+        "reservation_type": reservation_type,
+        "expires_at": expires_at,
+        "now": now,
+        "user": user,
+    }
+    try:
+        return _reserve_once(lines, **kwargs)
+    except InsufficientStock:
+        if not expire_overdue_holding({line.product_id for line in lines}):
+            raise
+    return _reserve_once(lines, **kwargs)
+
+
+def _lock_reservation(reservation_id: uuid.UUID | str) -> StockReservation:
+    try:
+        return StockReservation.objects.select_for_update().get(pk=reservation_id)
+    except (StockReservation.DoesNotExist, ValueError, TypeError) as exc:
+        raise NotFound(f"Unknown reservation {reservation_id}.", reservation_id=str(reservation_id)) from exc
+
+
+def _held_by_item(reservation_ids: Iterable) -> dict[int, int]:
+    rows = (
+        ReservationLine.objects.filter(reservation_id__in=list(reservation_ids))
+        .values("item_id")
+        .annotate(units=Sum("quantity"))
+        .order_by()
+    )
+    return {row["item_id"]: row["units"] for row in rows}
+
+
+def _expire_locked(reservation_ids: list, now: datetime) -> int:
+    """Expire reservations whose rows this transaction has locked: return their units, set-based."""
+    if not reservation_ids:
+        return 0
+    stock.release_held_stock(_held_by_item(reservation_ids))
+    return StockReservation.objects.filter(pk__in=reservation_ids).update(
+        status=ReservationStatus.EXPIRED, released_at=now
+    )
+
+
+def _not_active(reservation: StockReservation) -> Exception:
+    if reservation.status == ReservationStatus.EXPIRED:
+        return ReservationExpired(reservation_id=str(reservation.pk))
+    return ReservationNotActive(
+        f"The reservation is {reservation.status}, not active.",
+        reservation_id=str(reservation.pk),
+        status=reservation.status,
+    )
+
+
+def _with_active(reservation_id, action) -> StockReservation:
+    """Lock the reservation and run ``action`` on it if active; expire it on the spot if overdue."""
+    with transaction.atomic():
+        reservation = _lock_reservation(reservation_id)
+        if reservation.status != ReservationStatus.ACTIVE:
+            raise _not_active(reservation)
+        now = timezone.now()
+        if reservation.expires_at > now:
+            return action(reservation, now)
+        _expire_locked([reservation.pk], now)
+    # Raised after the block so the expiry itself commits.
+    raise ReservationExpired(reservation_id=str(reservation.pk))
+
+
+def confirm_reservation(*, reservation_id, user: AbstractBaseUser | None = None) -> StockReservation:
+    """Payment went through: the held units leave the shelf, one ``sale`` ledger row per line."""
+
+    def confirm(reservation: StockReservation, now: datetime) -> StockReservation:
+        lines = list(reservation.lines.all())
+        stock.consume_held_stock(
+            [(line.item_id, line.quantity) for line in lines],
+            transaction_type=TransactionType.SALE,
+            details=stock.LedgerDetails(
+                reference_type="reservation",
+                reference_id=str(reservation.pk),
+                reason=f"Order {reservation.order_id}" if reservation.order_id else "Reservation confirmed",
+            ),
+            user=user,
+        )
+        reservation.status = ReservationStatus.FULFILLED
+        reservation.fulfilled_at = now
+        reservation.save(update_fields=["status", "fulfilled_at"])
+        reservation.prefetched_lines = lines
+        return reservation
+
+    return _with_active(reservation_id, confirm)
+
+
+def release_reservation(*, reservation_id, user: AbstractBaseUser | None = None) -> StockReservation:
+    """Cancel the hold: the units become available again."""
+
+    def release(reservation: StockReservation, now: datetime) -> StockReservation:
+        stock.release_held_stock(_held_by_item([reservation.pk]))
+        reservation.status = ReservationStatus.RELEASED
+        reservation.released_at = now
+        reservation.released_by = user if user is not None and user.is_authenticated else None
+        reservation.save(update_fields=["status", "released_at", "released_by"])
+        return reservation
+
+    return _with_active(reservation_id, release)
+
+
+def extend_reservation(*, reservation_id, expires_in: int, user: AbstractBaseUser | None = None) -> StockReservation:
+    """Keep a hold for a checkout that takes longer: expires ``expires_in`` seconds from now."""
+
+    def extend(reservation: StockReservation, now: datetime) -> StockReservation:
+        reservation.expires_at = _expiry(expires_in, now)
+        reservation.save(update_fields=["expires_at"])
+        return reservation
+
+    return _with_active(reservation_id, extend)
+
+
+def expire_reservations(*, batch_size: int = SWEEP_BATCH, now: datetime | None = None) -> int:
+    """Expire every overdue active reservation, in batches; returns how many.
+
+    ``skip_locked`` lets two sweepers (or a sweeper and a confirm) work side by side: a row
+    one of them holds is simply not seen by the other, so nothing is released twice.
+    """
+    now = now or timezone.now()
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                StockReservation.objects.filter(status=ReservationStatus.ACTIVE, expires_at__lte=now)
+                .order_by("expires_at")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            expired = _expire_locked(ids, now)
+        total += expired
+        if len(ids) < batch_size:
+            return total
+
+
+def expire_overdue_holding(product_ids: Iterable[int]) -> int:
+    """Expire overdue reservations that hold any of these products (a sale is waiting on them)."""
+    now = timezone.now()
+    with transaction.atomic():
+        holding = ReservationLine.objects.filter(product_id__in=list(product_ids)).values("reservation_id")
+        ids = list(
+            StockReservation.objects.filter(status=ReservationStatus.ACTIVE, expires_at__lte=now, pk__in=holding)
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        return _expire_locked(ids, now)
+
+
+def purge_finished_reservations(*, older_than_days: int = 30) -> int:
+    """Delete expired, released and fulfilled reservations older than the cut-off (the ledger keeps sales)."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    finished = StockReservation.objects.exclude(status=ReservationStatus.ACTIVE).filter(created_at__lt=cutoff)
+    ReservationLine.objects.filter(reservation__in=finished).delete()
+    deleted, _ = finished.delete()
+    return deleted

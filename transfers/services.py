@@ -1,0 +1,168 @@
+"""Everything that changes a transfer, and through ``inventory.services`` the stock it moves.
+
+Each transition runs in one transaction: it locks the transfer row first, checks the move is
+allowed from the current status, then changes stock through the inventory write path (which locks
+the items in ascending primary key). Concurrent calls on one transfer therefore queue on its row
+and apply exactly one valid sequence; the losers get ``InvalidTransition``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from inventory import services as stock
+from inventory.exceptions import InvalidInput, InvalidTransition, NotFound
+from inventory.locks import locked
+from inventory.models import InventoryItem, Product, TransactionType, Warehouse
+from transfers.models import Transfer, TransferStatus
+from transfers.selectors import parse_transfer_id
+
+REFERENCE_TYPE = "transfer"
+
+# status -> the statuses it may move to
+ALLOWED: dict[str, frozenset[str]] = {
+    TransferStatus.PENDING: frozenset({TransferStatus.IN_TRANSIT, TransferStatus.CANCELLED}),
+    TransferStatus.IN_TRANSIT: frozenset({TransferStatus.COMPLETED, TransferStatus.CANCELLED}),
+    TransferStatus.COMPLETED: frozenset(),
+    TransferStatus.CANCELLED: frozenset(),
+}
+_VERBS = {
+    TransferStatus.IN_TRANSIT: "started",
+    TransferStatus.COMPLETED: "completed",
+    TransferStatus.CANCELLED: "cancelled",
+}
+
+
+def _actor(user: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    return user if user is not None and user.is_authenticated else None
+
+
+def _lock_transfer(transfer_id: uuid.UUID | str) -> Transfer:
+    """Lock and return the transfer row; call inside ``transaction.atomic()`` before touching stock."""
+    pk = parse_transfer_id(transfer_id)
+    rows = locked(Transfer.objects.filter(pk=pk))
+    if not rows:
+        raise NotFound(f"Unknown transfer {pk}.", transfer_id=str(pk))
+    return rows[0]
+
+
+def _check_transition(transfer: Transfer, target: str) -> None:
+    if target not in ALLOWED[transfer.status]:
+        raise InvalidTransition(
+            f"Transfer {transfer.pk} is {transfer.status}; it cannot be {_VERBS[target]}.",
+            transfer_id=str(transfer.pk),
+            status=transfer.status,
+        )
+
+
+def _source_item_id(transfer: Transfer) -> int:
+    # The hold was taken on this item at creation, and items are never deleted.
+    return InventoryItem.objects.values_list("pk", flat=True).get(
+        product_id=transfer.product_id, warehouse_id=transfer.from_warehouse_id
+    )
+
+
+def _details(transfer: Transfer, reason: str) -> stock.LedgerDetails:
+    return stock.LedgerDetails(reason=reason, reference_type=REFERENCE_TYPE, reference_id=str(transfer.pk))
+
+
+def _movement(transfer: Transfer, *, warehouse_id: int, reason: str) -> stock.Movement:
+    return stock.Movement(
+        product_id=transfer.product_id,
+        warehouse_id=warehouse_id,
+        quantity_change=transfer.quantity,
+        transaction_type=TransactionType.TRANSFER,
+        details=_details(transfer, reason),
+    )
+
+
+def _record(transfer: Transfer, status: str, step: str, user: AbstractBaseUser | None, now: datetime) -> None:
+    transfer.status = status
+    setattr(transfer, f"{step}_at", now)
+    setattr(transfer, f"{step}_by", _actor(user))
+    transfer.save(update_fields=["status", f"{step}_at", f"{step}_by"])
+
+
+def create_transfer(
+    *,
+    product_id: int,
+    from_warehouse_id: int,
+    to_warehouse_id: int,
+    quantity: int,
+    requested_by: str = "",
+    notes: str = "",
+    user: AbstractBaseUser | None = None,
+) -> Transfer:
+    """Create a pending transfer and hold its units at the source so they cannot be sold meanwhile."""
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 < quantity <= stock.MAX_QUANTITY:
+        raise InvalidInput(f"quantity must be between 1 and {stock.MAX_QUANTITY}.", field="quantity")
+    if from_warehouse_id == to_warehouse_id:
+        raise InvalidInput("The source and destination warehouses must differ.", field="to_warehouse_id")
+    if not Product.objects.filter(pk=product_id).exists():
+        raise NotFound(f"Unknown product {product_id}.", product_id=product_id)
+    found = set(Warehouse.objects.filter(pk__in=[from_warehouse_id, to_warehouse_id]).values_list("pk", flat=True))
+    for warehouse_id in (from_warehouse_id, to_warehouse_id):
+        if warehouse_id not in found:
+            raise NotFound(f"Unknown warehouse {warehouse_id}.", warehouse_id=warehouse_id)
+    with transaction.atomic():
+        stock.hold_stock([((product_id, from_warehouse_id), quantity)])
+        return Transfer.objects.create(
+            product_id=product_id,
+            from_warehouse_id=from_warehouse_id,
+            to_warehouse_id=to_warehouse_id,
+            quantity=quantity,
+            requested_by=requested_by,
+            notes=notes,
+            created_by=_actor(user),
+        )
+
+
+@transaction.atomic
+def start_transfer(*, transfer_id: uuid.UUID | str, user: AbstractBaseUser | None = None) -> Transfer:
+    """Ship a pending transfer: the held units leave the source (reserved and on-hand go down)."""
+    transfer = _lock_transfer(transfer_id)
+    _check_transition(transfer, TransferStatus.IN_TRANSIT)
+    stock.consume_held_stock(
+        {_source_item_id(transfer): transfer.quantity},
+        transaction_type=TransactionType.TRANSFER,
+        details=_details(transfer, f"Transfer out to warehouse {transfer.to_warehouse_id}"),
+        user=_actor(user),
+    )
+    _record(transfer, TransferStatus.IN_TRANSIT, "started", user, timezone.now())
+    return transfer
+
+
+@transaction.atomic
+def complete_transfer(*, transfer_id: uuid.UUID | str, user: AbstractBaseUser | None = None) -> Transfer:
+    """Receive an in-transit transfer: the units go on the destination's shelf (its item is created if missing)."""
+    transfer = _lock_transfer(transfer_id)
+    _check_transition(transfer, TransferStatus.COMPLETED)
+    movement = _movement(
+        transfer,
+        warehouse_id=transfer.to_warehouse_id,
+        reason=f"Transfer in from warehouse {transfer.from_warehouse_id}",
+    )
+    stock.apply_movements([movement], user=_actor(user), create_missing=True)
+    _record(transfer, TransferStatus.COMPLETED, "completed", user, timezone.now())
+    return transfer
+
+
+@transaction.atomic
+def cancel_transfer(*, transfer_id: uuid.UUID | str, user: AbstractBaseUser | None = None) -> Transfer:
+    """Cancel a transfer: a pending one releases its hold, an in-transit one puts the units back at the source."""
+    transfer = _lock_transfer(transfer_id)
+    _check_transition(transfer, TransferStatus.CANCELLED)
+    if transfer.status == TransferStatus.PENDING:
+        stock.release_held_stock({_source_item_id(transfer): transfer.quantity})
+    else:
+        movement = _movement(
+            transfer, warehouse_id=transfer.from_warehouse_id, reason="Transfer cancelled in transit: returned"
+        )
+        stock.apply_movements([movement], user=_actor(user))
+    _record(transfer, TransferStatus.CANCELLED, "cancelled", user, timezone.now())
+    return transfer
