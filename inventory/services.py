@@ -394,12 +394,22 @@ def hold_stock(lines: Iterable[tuple[ItemKey, int]]) -> dict[ItemKey, InventoryI
             for s in shortages
         )
         raise InsufficientStock(f"Not enough stock for {names}.", shortages=shortages)
-    for key, quantity in wanted.items():
-        items[key].available_quantity -= quantity
-        items[key].reserved_quantity += quantity
-    _save_quantities([items[k] for k in wanted], timezone.now(), moved=False)
-    events.stock_changed(items[k].pk for k in wanted)
+    hold_locked_items([(items[key], quantity) for key, quantity in wanted.items()])
     return {k: items[k] for k in wanted}
+
+
+def hold_locked_items(holds: list[tuple[InventoryItem, int]]) -> None:
+    """Move units from available to reserved on items the caller has already checked.
+
+    Call inside ``transaction.atomic()`` while holding SELECT FOR UPDATE on every item
+    (``inventory.locks``); the caller has verified that each item has the units.
+    """
+    for item, quantity in holds:
+        item.available_quantity -= quantity
+        item.reserved_quantity += quantity
+    touched = {item.pk: item for item, _ in holds}
+    _save_quantities(touched.values(), timezone.now(), moved=False)
+    events.stock_changed(touched)
 
 
 @transaction.atomic

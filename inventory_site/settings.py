@@ -37,6 +37,8 @@ REORDER_LEAD_TIME_DAYS = env_int("REORDER_LEAD_TIME_DAYS", 7, minimum=0, maximum
 REORDER_REVIEW_DAYS = env_int("REORDER_REVIEW_DAYS", 7, minimum=0, maximum=365)
 REORDER_SERVICE_LEVEL = env_float("REORDER_SERVICE_LEVEL", 0.95, minimum=0.5, maximum=0.9999)
 METRICS_STOCK_LEVELS_MAX_SERIES = env_int("METRICS_STOCK_LEVELS_MAX_SERIES", 10000, minimum=0)
+# /metrics reads the inventory families from the database at most once per this many seconds (0: every scrape).
+METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 5, minimum=0, maximum=300)
 STOCK_CACHE_TTL = env_int("STOCK_CACHE_TTL", 300, minimum=1)
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 BENCHMARK_ROUTES = env_bool("BENCHMARK_ROUTES", False)
@@ -55,6 +57,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "channels",
+    "django_prometheus",
     "inventory",
     "reservations",
     "transfers",
@@ -62,6 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: django-prometheus times the whole stack (see inventory/metrics.py).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -71,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "inventory_site.urls"
@@ -131,6 +137,13 @@ def _database() -> dict:
 
 
 DATABASES = {"default": _database()}
+# django-prometheus' subclasses of the same backends: identical behaviour, plus query/connection metrics.
+_INSTRUMENTED_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+_engine = DATABASES["default"]["ENGINE"]
+DATABASES["default"]["ENGINE"] = _INSTRUMENTED_ENGINES.get(_engine, _engine)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
@@ -156,7 +169,8 @@ KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "inv")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            # django_redis.cache.RedisCache plus hit/miss metrics.
+            "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": KEY_PREFIX,
             "OPTIONS": {
@@ -176,7 +190,7 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {"default": {"BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     _broker_dir = VAR_DIR / "celery-broker"
     _broker_dir.mkdir(parents=True, exist_ok=True)

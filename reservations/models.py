@@ -89,3 +89,25 @@ class ReservationLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.product_id}@{self.warehouse_id}"
+
+
+class PurgedReservationTally(models.Model):
+    """What ``purge_finished_reservations`` deleted, per warehouse and type (counted as in ``/metrics``).
+
+    The reservation counters of ``/metrics`` are "reservations still in the table + this tally",
+    so deleting old reservations never makes a counter go down.
+    """
+
+    warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="+")
+    reservation_type = models.CharField(max_length=20, choices=ReservationType.choices)
+    reservations = models.PositiveBigIntegerField(default=0)
+    expiries = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["warehouse", "reservation_type"], name="purged_tally_unique"),
+            models.CheckConstraint(condition=Q(expiries__lte=F("reservations")), name="purged_tally_expiries_le_all"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reservation_type}@{self.warehouse_id}: {self.reservations} purged"

@@ -141,8 +141,12 @@ def _reserve_once(
     now: datetime,
     user: AbstractBaseUser | None,
 ) -> StockReservation:
-    allocations = _allocate(lines, _candidate_items(lines))
-    stock.hold_stock(((item.product_id, item.warehouse_id), quantity) for _, item, quantity in allocations)
+    try:
+        allocations = _allocate(lines, _candidate_items(lines))
+    except InsufficientStock:
+        _check_references(lines)  # an unknown product or warehouse is a 404, not a shortage
+        raise
+    stock.hold_locked_items([(item, quantity) for _, item, quantity in allocations])
     reservation = StockReservation(
         order_id=order_id,
         session_id=session_id,
@@ -151,11 +155,17 @@ def _reserve_once(
         created_at=now,
         created_by=user if user is not None and user.is_authenticated else None,
     )
-    try:
-        with transaction.atomic():
-            reservation.save(force_insert=True)
-    except IntegrityError as exc:
-        raise OrderAlreadyReserved(f"Order {order_id!r} already has an active reservation.", order_id=order_id) from exc
+    if order_id is None:
+        reservation.save(force_insert=True)
+    else:
+        # The pre-check in reserve_stock can lose a race; the partial unique constraint cannot.
+        try:
+            with transaction.atomic():
+                reservation.save(force_insert=True)
+        except IntegrityError as exc:
+            raise OrderAlreadyReserved(
+                f"Order {order_id!r} already has an active reservation.", order_id=order_id
+            ) from exc
     reservation.prefetched_lines = ReservationLine.objects.bulk_create(
         [
             ReservationLine(
@@ -194,7 +204,6 @@ def reserve_stock(
         raise InvalidInput(f"Unknown reservation type {reservation_type!r}.", field="reservation_type")
     now = timezone.now()
     expires_at = _expiry(expires_in, now)
-    _check_references(lines)
     if order_id and StockReservation.objects.filter(order_id=order_id, status=ReservationStatus.ACTIVE).exists():
         raise OrderAlreadyReserved(f"Order {order_id!r} already has an active reservation.", order_id=order_id)
     kwargs = {
@@ -349,10 +358,39 @@ def expire_overdue_holding(product_ids: Iterable[int]) -> int:
         return _expire_locked(ids, now)
 
 
-def purge_finished_reservations(*, older_than_days: int = 30) -> int:
-    """Delete expired, released and fulfilled reservations older than the cut-off (the ledger keeps sales)."""
+def purge_finished_reservations(*, older_than_days: int = 30, batch_size: int = SWEEP_BATCH) -> int:
+    """Delete expired, released and fulfilled reservations older than the cut-off (the ledger keeps sales).
+
+    Each batch adds what it deletes to ``PurgedReservationTally`` in the same transaction, so the
+    reservation counters of ``/metrics`` (table + tally) never go down. ``skip_locked``: two purges
+    running at once never delete, or tally, the same reservation twice.
+    """
+    from django.db.models import F
+
+    from reservations.models import PurgedReservationTally
+    from reservations.selectors import reservation_counts
+
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    finished = StockReservation.objects.exclude(status=ReservationStatus.ACTIVE).filter(created_at__lt=cutoff)
-    ReservationLine.objects.filter(reservation__in=finished).delete()
-    deleted, _ = finished.delete()
-    return deleted
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                StockReservation.objects.exclude(status=ReservationStatus.ACTIVE)
+                .filter(created_at__lt=cutoff)
+                .order_by("pk")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            counts = reservation_counts(ReservationLine.objects.filter(reservation_id__in=ids)) if ids else []
+            for warehouse_id, reservation_type, reservations, expiries in counts:
+                tally, _ = PurgedReservationTally.objects.get_or_create(
+                    warehouse_id=warehouse_id, reservation_type=reservation_type
+                )
+                PurgedReservationTally.objects.filter(pk=tally.pk).update(
+                    reservations=F("reservations") + reservations, expiries=F("expiries") + expiries
+                )
+            ReservationLine.objects.filter(reservation_id__in=ids).delete()
+            deleted, _ = StockReservation.objects.filter(pk__in=ids).delete()
+        total += deleted
+        if len(ids) < batch_size:
+            return total

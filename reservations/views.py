@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from inventory.exceptions import NotFound
 from inventory.idempotency import idempotent
+from inventory.metrics import RESERVATION_LATENCY
 from inventory.views import IDEMPOTENCY_PARAM
 from inventory_site.openapi import error_responses
 from inventory_site.permissions import HasStockRole
@@ -36,14 +37,15 @@ class ReserveView(APIView):
         body = ReserveInput(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        reservation = services.reserve_stock(
-            lines=body.lines(),
-            order_id=data.get("order_id"),
-            session_id=data.get("session_id"),
-            reservation_type=data["reservation_type"],
-            expires_in=data.get("expires_in"),
-            user=request.user,
-        )
+        with RESERVATION_LATENCY.time():
+            reservation = services.reserve_stock(
+                lines=body.lines(),
+                order_id=data.get("order_id"),
+                session_id=data.get("session_id"),
+                reservation_type=data["reservation_type"],
+                expires_in=data.get("expires_in"),
+                user=request.user,
+            )
         return _render(reservation, status.HTTP_201_CREATED)
 
 

@@ -33,9 +33,11 @@ def get_transfer(transfer_id: uuid.UUID | str) -> Transfer:
 
 def held_by_pending_transfers() -> dict[int, int]:
     """Units held at each source item by pending transfers, as ``{item_id: units}`` (one query)."""
-    source_item = InventoryItem.objects.filter(
-        product_id=OuterRef("product_id"), warehouse_id=OuterRef("from_warehouse_id")
-    ).values("pk")[:1]
+    source_item = (
+        InventoryItem.objects.filter(product_id=OuterRef("product_id"), warehouse_id=OuterRef("from_warehouse_id"))
+        .order_by()
+        .values("pk")[:1]
+    )
     rows = (
         Transfer.objects.filter(status=TransferStatus.PENDING)
         .annotate(item_id=Subquery(source_item))

@@ -26,6 +26,11 @@ EXPECTED_PATHS = {
     "/api/v1/inventory/barcode/{barcode}",
     "/api/v1/inventory/low-stock",
     "/api/v1/inventory/availability",
+    "/api/v1/inventory/reserve",
+    "/api/v1/inventory/reserve/{reservation_id}/confirm",
+    "/api/v1/inventory/transfer",
+    "/api/v1/inventory/transfer/{transfer_id}/start",
+    "/api/v1/inventory/{product_id}/forecast",
 }
 
 

@@ -1,7 +1,6 @@
 """The transfers back office: create through the service, transitions as actions, state read-only."""
 
 import pytest
-from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -35,8 +34,13 @@ def _add_form(setup, quantity="5", **extra) -> dict:
     }
 
 
-def _messages(response) -> list[tuple[str, str]]:
-    return [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
+def _act(client, action: str, transfers: list) -> list[tuple[str, str]]:
+    """Run an admin action on the changelist; return the messages shown afterwards."""
+    response = client.post(
+        reverse(CHANGELIST), {"action": action, "_selected_action": [t.pk for t in transfers]}, follow=True
+    )
+    assert response.redirect_chain and response.status_code == 200
+    return [(m.level_tag, str(m)) for m in response.context["messages"]]
 
 
 def test_new_transfer_form_creates_through_the_service(staff_client, warehouse_user, setup):
@@ -83,25 +87,25 @@ def test_new_transfer_form_validates_input(staff_client, setup, change, field):
     assert snapshot() == before
 
 
+def _statuses() -> dict:
+    return dict(Transfer.objects.values_list("pk", "status"))
+
+
 def test_actions_report_each_transfer_and_one_refusal_does_not_stop_the_others(staff_client, setup):
     a = services.create_transfer(**setup.create_kwargs(2))
     b = services.create_transfer(**setup.create_kwargs(3))
     services.cancel_transfer(transfer_id=b.pk)
     c = services.create_transfer(**setup.create_kwargs(4))
-    url = reverse(CHANGELIST)
-    response = staff_client.post(url, {"action": "start_selected", "_selected_action": [a.pk, b.pk, c.pk]})
-    assert response.status_code == 302
-    levels = [level for level, _ in _messages(response)]
-    assert levels == ["success", "error", "success"]
-    assert "cancelled" in _messages(response)[1][1]
-    assert dict(Transfer.objects.values_list("pk", "status")) == {a.pk: "in_transit", b.pk: "cancelled", c.pk: "in_transit"}
+    shown = _act(staff_client, "start_selected", [a, b, c])
+    assert [level for level, _ in shown] == ["success", "error", "success"]
+    assert "cancelled" in shown[1][1] and str(b) in shown[1][1]
+    assert _statuses() == {a.pk: "in_transit", b.pk: "cancelled", c.pk: "in_transit"}
     assert quantities(setup.product, setup.source) == (14, 0, 14)
 
-    response = staff_client.post(url, {"action": "complete_selected", "_selected_action": [a.pk]})
-    assert [level for level, _ in _messages(response)] == ["success"]
-    response = staff_client.post(url, {"action": "cancel_selected", "_selected_action": [c.pk, a.pk]})
-    assert [level for level, _ in _messages(response)] == ["error", "success"]  # oldest first: a, then c
-    assert dict(Transfer.objects.values_list("pk", "status")) == {a.pk: "completed", b.pk: "cancelled", c.pk: "cancelled"}
+    assert [level for level, _ in _act(staff_client, "complete_selected", [a])] == ["success"]
+    # Oldest first: a (completed, refused), then c (cancelled).
+    assert [level for level, _ in _act(staff_client, "cancel_selected", [c, a])] == ["error", "success"]
+    assert _statuses() == {a.pk: "completed", b.pk: "cancelled", c.pk: "cancelled"}
     assert quantities(setup.product, setup.source) == (18, 0, 18)
     assert quantities(setup.product, setup.destination) == (2, 0, 2)
     assert ledger_drift() == []

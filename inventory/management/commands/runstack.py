@@ -18,13 +18,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=settings.PORT)
+        parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+        parser.add_argument("--celery-concurrency", type=int, default=2)
+        parser.add_argument("--quiet", action="store_true", help="no access log, warnings only")
 
-    def handle(self, *args, host: str, port: int, **options) -> None:
+    def handle(self, *args, host: str, port: int, workers: int, celery_concurrency: int, quiet: bool, **options):
         python = sys.executable
-        commands = {
-            "web": [python, "-m", "uvicorn", "inventory_site.asgi:application", "--host", host, "--port", str(port)],
-            "worker": [python, "-m", "celery", "-A", "inventory_site", "worker", "-B", "-l", "info", "-c", "2"],
-        }
+        web = [python, "-m", "uvicorn", "inventory_site.asgi:application", "--host", host, "--port", str(port)]
+        if workers > 1:
+            web += ["--workers", str(workers)]
+        if quiet:
+            web += ["--no-access-log", "--log-level", "warning"]
+        worker = [python, "-m", "celery", "-A", "inventory_site", "worker", "-B", "-c", str(celery_concurrency)]
+        worker += ["-l", "warning" if quiet else "info"]
+        commands = {"web": web, "worker": worker}
         processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
         self.stdout.write(f"Serving on http://{host}:{port}/ (admin at /admin/). Ctrl-C stops everything.")
         stopping = False
