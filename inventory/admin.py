@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from inventory import alerts, services
+from inventory import alerts, events, services
 from inventory.exceptions import DomainError
 from inventory.forms import AdjustStockForm, RecordCountForm
 from inventory.models import Category, InventoryItem, InventoryTransaction, LowStockAlert, Product, Warehouse
@@ -145,6 +145,13 @@ class InventoryItemAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: InventoryItem | None = None) -> bool:
         return False  # stock rows carry history; zero them with a count instead
+
+    def save_model(self, request: HttpRequest, obj: InventoryItem, form, change: bool) -> None:
+        # Settings only (quantities are read-only here); the version bump keeps cached reads in order.
+        if change:
+            obj.version = F("version") + 1
+        super().save_model(request, obj, form, change)
+        events.stock_changed([obj.pk])
 
     def get_urls(self) -> list:
         view = self.admin_site.admin_view

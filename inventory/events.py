@@ -29,7 +29,7 @@ def products_changed(product_ids: Iterable[int]) -> None:
     """A product's own fields (its SKU) changed: refresh what the cache says about its stock."""
     ids = tuple(sorted(set(product_ids)))
     if ids:
-        transaction.on_commit(partial(stock_cache.refresh_products, ids))
+        transaction.on_commit(partial(stock_cache.replace_products, ids))
 
 
 def publish_stock_changes(item_ids: tuple[int, ...]) -> None:

@@ -34,7 +34,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Count, F, Q, Sum, Window
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -49,7 +49,7 @@ CACHE_KEY = "metrics:inventory:v1"
 
 RESERVATION_LATENCY = Histogram(
     "inventory_reservation_latency_seconds",
-    "Time taken by reserve_stock for POST /api/v1/reservations, refused attempts included.",
+    "Time taken by reserve_stock for POST /api/v1/inventory/reserve, refused attempts included.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
@@ -263,4 +263,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         registry.register(COLLECTOR)
     else:
         registry = REGISTRY
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    # generate_latest writes legacy (underscore-escaped) names: the 0.0.4 text format every Prometheus reads.
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_PLAIN_0_0_4)

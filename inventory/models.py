@@ -92,6 +92,9 @@ class InventoryItem(models.Model):
     last_movement_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # Bumped under the row lock by every change; orders cache writes (stock_cache) so a slow
+    # writer or reader can never put an older state back into the cache.
+    version = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["product_id", "warehouse_id"]

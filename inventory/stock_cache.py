@@ -56,34 +56,77 @@ def _safe_get_many(keys: list[str]) -> dict[str, Any]:
         return {}
 
 
-def _safe_set_many(values: dict[str, Any]) -> None:
+# Compare-and-set in one round trip: a value is written only if its version is not older than
+# the one stored beside it (``<key>:v``). KEYS: value/version key pairs; ARGV: ttl, then
+# version/value pairs.
+_CAS_SCRIPT = """
+local ttl = tonumber(ARGV[1])
+local written = 0
+for i = 1, #KEYS, 2 do
+  local version = tonumber(ARGV[i + 1])
+  local current = tonumber(redis.call('GET', KEYS[i + 1]) or '-1')
+  if version >= current then
+    redis.call('SET', KEYS[i], ARGV[i + 2], 'EX', ttl)
+    redis.call('SET', KEYS[i + 1], version, 'EX', ttl)
+    written = written + 1
+  end
+end
+return written
+"""
+_cas = None
+
+
+def _redis_cas():
+    """The registered script when the cache is django-redis, else None (local memory)."""
+    global _cas
+    if not hasattr(cache, "client") or not hasattr(cache.client, "encode"):
+        return None
+    if _cas is None:
+        from django_redis import get_redis_connection
+
+        _cas = get_redis_connection("default").register_script(_CAS_SCRIPT)
+    return _cas
+
+
+def _store_versioned(values: dict[str, tuple[int, Any]]) -> None:
+    """Write ``{key: (version, value)}``, never replacing a newer version with an older one."""
+    if not values:
+        return
     try:
-        cache.set_many(values, timeout=settings.STOCK_CACHE_TTL)
+        script = _redis_cas()
+        if script is None:
+            cache.set_many({k: v for k, (_, v) in values.items()}, timeout=settings.STOCK_CACHE_TTL)
+            return
+        keys: list[str] = []
+        args: list[Any] = [settings.STOCK_CACHE_TTL]
+        for key, (version, value) in values.items():
+            raw_key = cache.make_key(key)
+            keys += [raw_key, f"{raw_key}:v"]
+            args += [version, cache.client.encode(value)]
+        script(keys=keys, args=args)
     except Exception as exc:
         logger.warning("stock cache unavailable, not refreshed: %s", exc)
 
 
-def _load_products(product_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """Product entries from the database: ``{sku, items: [...]}`` for every existing product."""
+def _load_products(product_ids: Iterable[int]) -> tuple[dict[int, dict[str, Any]], dict[str, tuple[int, Any]]]:
+    """Product entries ``{sku, items: [...]}`` from the database, and the versioned cache writes for them."""
     ids = set(product_ids)
     entries: dict[int, dict[str, Any]] = {
         pk: {"product_id": pk, "sku": sku, "items": []}
         for pk, sku in Product.objects.filter(pk__in=ids).values_list("pk", "sku")
     }
+    writes: dict[str, tuple[int, Any]] = {}
+    product_versions: dict[int, int] = defaultdict(int)
     if entries:
         for item in InventoryItem.objects.filter(product_id__in=entries).order_by("warehouse_id"):
-            entries[item.product_id]["items"].append(item_payload(item, entries[item.product_id]["sku"]))
-    return entries
-
-
-def _store(entries: dict[int, dict[str, Any]]) -> None:
-    values: dict[str, Any] = {}
+            payload = item_payload(item, entries[item.product_id]["sku"])
+            entries[item.product_id]["items"].append(payload)
+            writes[item_key(item.product_id, item.warehouse_id)] = (item.version, payload)
+            # Item versions only grow and items are never deleted: their sum orders product entries.
+            product_versions[item.product_id] += item.version + 1
     for product_id, entry in entries.items():
-        values[product_key(product_id)] = entry
-        for item in entry["items"]:
-            values[item_key(product_id, item["warehouse_id"])] = item
-    if values:
-        _safe_set_many(values)
+        writes[product_key(product_id)] = (product_versions[product_id], entry)
+    return entries, writes
 
 
 def product_entries(product_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -95,22 +138,34 @@ def product_entries(product_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     cached = _safe_get_many([product_key(p) for p in ids])
     entries = {p: cached[product_key(p)] for p in ids if product_key(p) in cached}
     if missing := [p for p in ids if p not in entries]:
-        loaded = _load_products(missing)
-        _store(loaded)
+        loaded, writes = _load_products(missing)
+        _store_versioned(writes)
         entries.update(loaded)
     return entries
 
 
 def refresh_products(product_ids: Iterable[int]) -> None:
     """Rewrite the entries of these products from the database (after-commit hook)."""
-    ids = set(product_ids)
-    loaded = _load_products(ids)
-    _store(loaded)
-    if gone := ids - set(loaded):
-        try:
-            cache.delete_many([product_key(p) for p in gone])
-        except Exception as exc:
-            logger.warning("stock cache unavailable, not cleared: %s", exc)
+    _, writes = _load_products(product_ids)
+    _store_versioned(writes)
+
+
+def replace_products(product_ids: Iterable[int]) -> None:
+    """Rebuild entries whose content changed without a stock version bump (a renamed SKU)."""
+    ids = list(product_ids)
+    pairs = InventoryItem.objects.filter(product_id__in=ids).values_list("product_id", "warehouse_id")
+    keys = [product_key(p) for p in ids] + [item_key(p, w) for p, w in pairs]
+    try:
+        if _redis_cas() is None:
+            cache.delete_many(keys)
+        else:
+            from django_redis import get_redis_connection
+
+            raw = [cache.make_key(k) for k in keys]
+            get_redis_connection("default").delete(*raw, *[f"{k}:v" for k in raw])
+    except Exception as exc:
+        logger.warning("stock cache unavailable, not cleared: %s", exc)
+    refresh_products(ids)
 
 
 def refresh_items(item_ids: Iterable[int]) -> None:

@@ -84,3 +84,32 @@ def test_availability_query_count_does_not_grow_with_products(storefront_api, dj
         response = storefront_api.get(f"/api/v1/inventory/availability?product_ids={many}")
     assert len(response.json()["results"]) == 200
     assert len(bulk.captured_queries) == len(single.captured_queries)
+
+
+def test_a_slow_reader_cannot_put_an_older_state_back(warehouse_api):
+    from inventory import services, stock_cache
+
+    item = stocked_item(10)
+    # A reader loads the entry from the database, then stalls before writing it to the cache...
+    _, stale_writes = stock_cache._load_products([item.product_id])
+    # ...meanwhile a write commits and its hook caches the new state...
+    services.adjust_stock(product_id=item.product_id, warehouse_id=item.warehouse_id, quantity_change=-4)
+    # ...then the reader wakes up and writes what it loaded.
+    stock_cache._store_versioned(stale_writes)
+    body = warehouse_api.get(f"/api/v1/inventory/{item.product_id}?warehouse_id={item.warehouse_id}").json()
+    assert body["available_quantity"] == 6
+    assert warehouse_api.get(f"/api/v1/inventory/{item.product_id}").json()["available_quantity"] == 6
+
+
+def test_editing_item_settings_in_the_admin_refreshes_the_cache(client, warehouse_user, storefront_api):
+    from django.urls import reverse
+
+    item = stocked_item(10)
+    storefront_api.get(f"/api/v1/inventory/{item.product_id}")
+    client.force_login(warehouse_user)
+    response = client.post(
+        reverse("admin:inventory_inventoryitem_change", args=[item.pk]),
+        {"reorder_point": "7", "reorder_quantity": "50", "max_stock_level": "500", "barcode": ""},
+    )
+    assert response.status_code == 302
+    assert storefront_api.get(f"/api/v1/inventory/{item.product_id}").json()["items"][0]["reorder_point"] == 7

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -166,7 +167,6 @@ def test_two_scans_at_once_raise_and_resolve_each_alert_once():
         InventoryItem.objects.filter(pk__in=[i.pk for i in to_raise]).update(reorder_point=10)
         InventoryItem.objects.filter(pk__in=[i.pk for i in to_resolve]).update(reorder_point=2)
         results = scan_concurrently(2)
-        print("DEBUG", results)
         assert sum(raised for raised, _ in results) == 25, (rounds, results)
         assert sum(resolved for _, resolved in results) == 25, (rounds, results)
         for item in to_raise:
@@ -177,3 +177,76 @@ def test_two_scans_at_once_raise_and_resolve_each_alert_once():
         assert scan_low_stock() == (0, 25)
         InventoryItem.objects.filter(pk__in=[i.pk for i in to_resolve]).update(reorder_point=10)
         assert scan_low_stock() == (25, 0)
+
+
+def _wait_until_blocked(pid: int) -> None:
+    """Until the backend ``pid`` waits for a lock held by another transaction."""
+    deadline = time.monotonic() + 60
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
+            row = cursor.fetchone()
+            if row and row[0] == "Lock":
+                return
+            time.sleep(0.05)
+    raise AssertionError("the second scan never waited for the first one")
+
+
+@pytest.mark.parametrize("kind", ["raise", "resolve"])
+@pytest.mark.django_db(transaction=True)
+def test_a_scan_that_overlaps_an_uncommitted_one_waits_and_does_nothing_twice(kind):
+    warehouse = WarehouseFactory()
+    if kind == "raise":
+        items = [stocked_item(8, warehouse=warehouse, reorder_point=5) for _ in range(5)]
+        InventoryItem.objects.filter(warehouse=warehouse).update(reorder_point=10)
+        expected = (5, 0)
+    else:
+        items = [stocked_item(4, warehouse=warehouse, reorder_point=10) for _ in range(5)]
+        InventoryItem.objects.filter(warehouse=warehouse).update(reorder_point=2)
+        expected = (0, 5)
+    first_scanned, release = threading.Event(), threading.Event()
+    pids: list[int] = []
+    results: dict[str, tuple[int, int]] = {}
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                results["first"] = scan_low_stock()
+                first_scanned.set()
+                assert release.wait(timeout=60)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            first_scanned.set()
+            connection.close()
+
+    def second() -> None:
+        try:
+            assert first_scanned.wait(timeout=60)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pids.append(cursor.fetchone()[0])
+            results["second"] = scan_low_stock()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    try:
+        assert first_scanned.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while not pids and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _wait_until_blocked(pids[0])
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert not errors, errors
+    assert results == {"first": expected, "second": (0, 0)}
+    active = LowStockAlert.objects.filter(item__in=items, status__in=ACTIVE_ALERT_STATUSES).count()
+    assert active == (5 if kind == "raise" else 0)

@@ -4,32 +4,29 @@ and that only committed changes are ever sent."""
 from __future__ import annotations
 
 import contextlib
-import json
-import time
 
 import pytest
-import redis
 from channels.db import database_sync_to_async
-from django.conf import settings
 from django.db import transaction
 
 from inventory import services, stock_cache
 from inventory.alerts import scan_low_stock
-from inventory.broadcast import STOCK_UPDATES_CHANNEL
 from inventory.consumers import MAX_SUBSCRIPTIONS
 from inventory.exceptions import InsufficientStock
 from inventory.models import InventoryItem, LowStockAlert
 from tests.factories import ProductFactory, UserFactory, WarehouseFactory, stocked_item
-from tests.live.conftest import (
+from tests.live.support import (
     WAIT,
     communicator,
     connected,
     request,
     run,
     session_cookie,
+    stock_updates_subscriber,
     subscribe,
     token_for,
     unique_product,
+    wait_for_sku,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -430,24 +427,3 @@ def test_each_committed_change_is_published_on_stock_updates():
     )
     assert message["timestamp"].endswith("Z")
     assert message["data"] == stock_cache.item_payload(item, item.product.sku)
-
-
-def stock_updates_subscriber():
-    """A pub/sub connection to ``stock_updates``, returned once Redis confirmed the subscription."""
-    subscriber = redis.Redis.from_url(settings.REDIS_URL).pubsub()
-    subscriber.subscribe(STOCK_UPDATES_CHANNEL)
-    confirmation = subscriber.get_message(timeout=WAIT)
-    assert confirmation is not None and confirmation["type"] == "subscribe", confirmation
-    return subscriber
-
-
-def wait_for_sku(subscriber, sku: str) -> dict:
-    """The first message about ``sku`` (other test runs publish on the same channel)."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        raw = subscriber.get_message(timeout=1.0)
-        if raw and raw["type"] == "message":
-            message = json.loads(raw["data"])
-            if message.get("data", {}).get("sku") == sku:
-                return message
-    raise AssertionError(f"no stock_updates message for {sku}")

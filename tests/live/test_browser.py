@@ -1,0 +1,63 @@
+"""The ops page in a real browser (Debian's Chromium driven by Playwright) against a real server."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.factories import WarehouseFactory, stocked_item
+from tests.live.support import rest_adjust, token_for, unique_product
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TIMEOUT_MS = 60_000  # generous: only reached when something is broken
+PASSWORD = "pass-word-123"  # tests.factories.UserFactory's
+
+
+def test_ops_page_shows_changes_and_alerts_live(start_server, warehouse_user):
+    main, other = WarehouseFactory(), WarehouseFactory()
+    item = stocked_item(50, product=unique_product(), warehouse=main, reorder_point=10)
+    elsewhere = stocked_item(50, product=item.product, warehouse=other, reorder_point=10)
+    token = token_for(warehouse_user)
+    username, sku = warehouse_user.username, item.product.sku
+    host = start_server()
+    row = f'#changes tbody tr[data-product-id="{item.product_id}"][data-warehouse-id="{main.pk}"]'
+    # No ORM past this point: Playwright's sync API runs an event loop in this thread.
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(f"http://{host}/ops/")
+            assert "/admin/login/" in page.url  # staff login required
+            page.fill("#id_username", username)
+            page.fill("#id_password", PASSWORD)
+            page.click("input[type=submit]")
+            page.wait_for_url(f"http://{host}/ops/")
+            page.wait_for_selector('#state[data-state="live"]')
+
+            # Down to 5 (reorder point 10): a stock change row and an open alert appear.
+            rest_adjust(host, token, product_id=item.product_id, warehouse_id=main.pk, change=-45)
+            page.wait_for_selector(row)
+            assert page.inner_text(f"{row} .available") == "5"
+            assert page.inner_text(f"{row} .sku") == sku
+            alert = f'#alerts tbody tr[data-product-id="{item.product_id}"][data-warehouse-id="{main.pk}"]'
+            page.wait_for_selector(alert)
+            assert page.inner_text(f"{alert} .available") == "5"
+
+            # Back above the reorder point: the alert leaves the list.
+            rest_adjust(host, token, product_id=item.product_id, warehouse_id=main.pk, change=20)
+            page.wait_for_selector(f"{row} .available:text-is('25')")
+            page.wait_for_selector(alert, state="detached")
+
+            # Filter on the other warehouse: the page resubscribes and shows only its changes.
+            page.select_option("#warehouse", str(other.pk))
+            page.wait_for_selector('#state[data-state="live"]')
+            rest_adjust(host, token, product_id=item.product_id, warehouse_id=main.pk, change=-1)
+            rest_adjust(host, token, product_id=elsewhere.product_id, warehouse_id=other.pk, change=-2)
+            page.wait_for_selector(f'#changes tbody tr[data-warehouse-id="{other.pk}"] .available:text-is("48")')
+            assert page.locator(f'#changes tbody tr[data-warehouse-id="{main.pk}"]').count() == 0
+        finally:
+            browser.close()

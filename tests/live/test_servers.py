@@ -1,0 +1,103 @@
+"""End to end over real uvicorn processes: a REST change reaches WebSocket clients, across processes too
+(channels-redis), and is published on the seed's Redis channel ``stock_updates``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from tests.factories import WarehouseFactory, stocked_item
+from tests.live.support import (
+    WAIT,
+    rest_adjust,
+    stock_updates_subscriber,
+    token_for,
+    unique_product,
+    wait_for_sku,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+async def _receive(ws) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+
+
+async def _subscribed_client(host: str, token: str, frame: dict):
+    ws = await connect(f"ws://{host}/ws/inventory/?token={token}", origin=f"http://{host}", open_timeout=WAIT)
+    await ws.send(json.dumps(frame))
+    answer = await _receive(ws)
+    assert answer["type"] == "subscribed", answer
+    return ws
+
+
+def test_a_rest_change_reaches_a_websocket_client(start_server, warehouse_user, storefront_user):
+    item = stocked_item(10, product=unique_product(), warehouse=WarehouseFactory())
+    writer, reader = token_for(warehouse_user), token_for(storefront_user)
+    host = start_server()
+
+    async def scenario() -> dict:
+        frame = {"type": "subscribe:inventory", "product_id": item.product_id, "warehouse_id": item.warehouse_id}
+        ws = await _subscribed_client(host, reader, frame)
+        try:
+            body = await asyncio.to_thread(
+                rest_adjust, host, writer, product_id=item.product_id, warehouse_id=item.warehouse_id, change=-4
+            )
+            assert body["available_quantity"] == 6
+            message = await _receive(ws)
+        finally:
+            await ws.close()
+        assert message["type"] == "inventory:update"
+        assert message["data"] == body  # the same item JSON as the API's
+        return message
+
+    asyncio.run(scenario())
+
+
+def test_the_server_refuses_bad_credentials(start_server):
+    host = start_server()
+
+    async def scenario() -> None:
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(f"ws://{host}/ws/inventory/?token=nope", origin=f"http://{host}", open_timeout=WAIT)
+        assert refused.value.response.status_code == 403
+
+    asyncio.run(scenario())
+
+
+def test_an_update_made_on_one_process_reaches_a_client_of_another(start_server, warehouse_user, storefront_user):
+    item = stocked_item(10, product=unique_product())
+    sku = item.product.sku
+    writer, reader = token_for(warehouse_user), token_for(storefront_user)
+    host_a, host_b = start_server(), start_server()
+    subscriber = stock_updates_subscriber()
+
+    async def scenario() -> dict:
+        frame = {"type": "subscribe:warehouse", "warehouse_id": item.warehouse_id}
+        ws = await _subscribed_client(host_a, reader, frame)
+        try:
+            await asyncio.to_thread(
+                rest_adjust, host_b, writer, product_id=item.product_id, warehouse_id=item.warehouse_id, change=5
+            )
+            return await _receive(ws)
+        finally:
+            await ws.close()
+
+    try:
+        message = asyncio.run(scenario())
+        published = wait_for_sku(subscriber, sku)
+    finally:
+        subscriber.close()
+    assert message["type"] == "inventory:update"
+    assert (message["data"]["id"], message["data"]["available_quantity"]) == (item.pk, 15)
+    assert published["type"] == "STOCK_UPDATE"
+    assert (published["productId"], published["warehouseId"], published["availableQuantity"]) == (
+        item.product_id,
+        item.warehouse_id,
+        15,
+    )
+    assert published["data"] == message["data"]
