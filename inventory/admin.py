@@ -151,6 +151,8 @@ class InventoryItemAdmin(admin.ModelAdmin):
         if change:
             obj.version = F("version") + 1
         super().save_model(request, obj, form, change)
+        obj.refresh_from_db()
+        alerts.sync_low_stock_alerts([obj])  # a new reorder point may raise or resolve an alert
         events.stock_changed([obj.pk])
 
     def get_urls(self) -> list:

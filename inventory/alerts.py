@@ -73,7 +73,13 @@ def sync_low_stock_alerts(items: Iterable[InventoryItem]) -> None:
     Call inside the write's transaction while holding SELECT FOR UPDATE on the items. One query to
     read the items' active alerts, then at most one UPDATE and one INSERT.
     """
-    by_id = {item.pk: item for item in items}
+    # An item that is above its point and did not rise since it was locked was above before too,
+    # so it has no active alert: skipping it keeps the common sale/reserve path free of this query.
+    by_id = {
+        item.pk: item
+        for item in items
+        if item.is_low_stock or item.available_quantity > getattr(item, "available_at_lock", -1)
+    }
     if not by_id:
         return
     active = dict(

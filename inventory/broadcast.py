@@ -74,10 +74,10 @@ def _event(event_type: str, message: dict[str, Any]) -> dict[str, Any]:
     return {"type": event_type, "id": uuid.uuid4().hex, "message": message}
 
 
-def broadcast_stock_changes(item_ids: Iterable[int]) -> None:
-    """Send ``inventory:update`` for each item to its product, product+warehouse and warehouse groups,
-    and publish it on ``stock_updates``. One query whatever the number of items."""
-    items = list(InventoryItem.objects.filter(pk__in=list(item_ids)).select_related("product").order_by("pk"))
+def broadcast_items(items: Iterable[InventoryItem]) -> None:
+    """Send ``inventory:update`` for each item (loaded with its product) to its product,
+    product+warehouse and warehouse groups, and publish it on ``stock_updates``."""
+    items = sorted(items, key=lambda i: i.pk)
     if not items:
         return
     ts = timestamp()

@@ -13,6 +13,7 @@ from functools import partial
 from django.db import transaction
 
 from inventory import broadcast, stock_cache
+from inventory.models import InventoryItem
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +34,23 @@ def products_changed(product_ids: Iterable[int]) -> None:
 
 
 def publish_stock_changes(item_ids: tuple[int, ...]) -> None:
-    """Run after commit. Never raises: a failed side effect must not fail a write that committed."""
+    """Run after commit. Never raises: a failed side effect must not fail a write that committed.
+
+    One query loads every item of the touched products (with the product, for its SKU): the cache
+    needs the whole product, the broadcast the touched items.
+    """
     try:
-        stock_cache.refresh_items(item_ids)
+        touched_products = InventoryItem.objects.filter(pk__in=item_ids).values("product_id")
+        items = list(InventoryItem.objects.filter(product_id__in=touched_products).select_related("product"))
+    except Exception:
+        logger.exception("loading changed items %s failed", item_ids)
+        return
+    try:
+        stock_cache.cache_product_items(items)
     except Exception:
         logger.exception("refreshing the stock cache failed for items %s", item_ids)
     try:
-        broadcast.broadcast_stock_changes(item_ids)
+        wanted = set(item_ids)
+        broadcast.broadcast_items(item for item in items if item.pk in wanted)
     except Exception:
         logger.exception("broadcasting the stock changes failed for items %s", item_ids)

@@ -20,6 +20,13 @@ def locked(queryset: QuerySet) -> list:
     return list(queryset.order_by("pk").select_for_update(of=("self",)))
 
 
+def _remember_available(items: list[InventoryItem]) -> list[InventoryItem]:
+    # What the row held when locked: lets the alert check skip items that stayed above their point.
+    for item in items:
+        item.available_at_lock = item.available_quantity
+    return items
+
+
 def lock_items(keys: Iterable[ItemKey]) -> dict[ItemKey, InventoryItem]:
     """Lock the items of the given (product_id, warehouse_id) pairs; missing pairs are absent."""
     condition = Q()
@@ -27,11 +34,17 @@ def lock_items(keys: Iterable[ItemKey]) -> dict[ItemKey, InventoryItem]:
         condition |= Q(product_id=product_id, warehouse_id=warehouse_id)
     if not condition:
         return {}
-    return {(i.product_id, i.warehouse_id): i for i in locked(InventoryItem.objects.filter(condition))}
+    items = _remember_available(locked(InventoryItem.objects.filter(condition)))
+    return {(i.product_id, i.warehouse_id): i for i in items}
 
 
 def lock_items_by_id(item_ids: Iterable[int]) -> dict[int, InventoryItem]:
     ids = set(item_ids)
     if not ids:
         return {}
-    return {i.pk: i for i in locked(InventoryItem.objects.filter(pk__in=ids))}
+    return {i.pk: i for i in _remember_available(locked(InventoryItem.objects.filter(pk__in=ids)))}
+
+
+def lock_candidates(queryset: QuerySet) -> list[InventoryItem]:
+    """Lock the items of an arbitrary item queryset (e.g. every warehouse of a product)."""
+    return _remember_available(locked(queryset))

@@ -345,6 +345,8 @@ def set_stock_count(
             item.save()
     except IntegrityError as exc:  # a concurrent writer took the barcode between check and save
         raise DuplicateBarcode("Barcode is already used by another item.") from exc
+    item.available_at_lock = -1  # the reorder point may have moved too: always check the alert
+    alerts.sync_low_stock_alerts([item])
     item.total_quantity = counted_quantity
     if change:
         row = _ledger_row(

@@ -108,25 +108,36 @@ def _store_versioned(values: dict[str, tuple[int, Any]]) -> None:
         logger.warning("stock cache unavailable, not refreshed: %s", exc)
 
 
-def _load_products(product_ids: Iterable[int]) -> tuple[dict[int, dict[str, Any]], dict[str, tuple[int, Any]]]:
-    """Product entries ``{sku, items: [...]}`` from the database, and the versioned cache writes for them."""
-    ids = set(product_ids)
-    entries: dict[int, dict[str, Any]] = {
-        pk: {"product_id": pk, "sku": sku, "items": []}
-        for pk, sku in Product.objects.filter(pk__in=ids).values_list("pk", "sku")
-    }
+def _entries(
+    skus: dict[int, str], items: Iterable[InventoryItem]
+) -> tuple[dict[int, dict[str, Any]], dict[str, tuple[int, Any]]]:
+    """Product entries ``{sku, items: [...]}`` and the versioned cache writes for them."""
+    entries: dict[int, dict[str, Any]] = {pk: {"product_id": pk, "sku": sku, "items": []} for pk, sku in skus.items()}
     writes: dict[str, tuple[int, Any]] = {}
     product_versions: dict[int, int] = defaultdict(int)
-    if entries:
-        for item in InventoryItem.objects.filter(product_id__in=entries).order_by("warehouse_id"):
-            payload = item_payload(item, entries[item.product_id]["sku"])
-            entries[item.product_id]["items"].append(payload)
-            writes[item_key(item.product_id, item.warehouse_id)] = (item.version, payload)
-            # Item versions only grow and items are never deleted: their sum orders product entries.
-            product_versions[item.product_id] += item.version + 1
+    for item in sorted(items, key=lambda i: (i.product_id, i.warehouse_id)):
+        payload = item_payload(item, skus[item.product_id])
+        entries[item.product_id]["items"].append(payload)
+        writes[item_key(item.product_id, item.warehouse_id)] = (item.version, payload)
+        # Item versions only grow and items are never deleted: their sum orders product entries.
+        product_versions[item.product_id] += item.version + 1
     for product_id, entry in entries.items():
         writes[product_key(product_id)] = (product_versions[product_id], entry)
     return entries, writes
+
+
+def _load_products(product_ids: Iterable[int]) -> tuple[dict[int, dict[str, Any]], dict[str, tuple[int, Any]]]:
+    """Product entries from the database (two queries), and the versioned cache writes for them."""
+    skus = dict(Product.objects.filter(pk__in=set(product_ids)).values_list("pk", "sku"))
+    items = InventoryItem.objects.filter(product_id__in=skus) if skus else []
+    return _entries(skus, items)
+
+
+def cache_product_items(items: Iterable[InventoryItem]) -> None:
+    """Cache the entries of products from ALL their items, loaded with ``select_related("product")``."""
+    items = list(items)
+    skus = {item.product_id: item.product.sku for item in items}
+    _store_versioned(_entries(skus, items)[1])
 
 
 def product_entries(product_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -166,11 +177,6 @@ def replace_products(product_ids: Iterable[int]) -> None:
     except Exception as exc:
         logger.warning("stock cache unavailable, not cleared: %s", exc)
     refresh_products(ids)
-
-
-def refresh_items(item_ids: Iterable[int]) -> None:
-    product_ids = InventoryItem.objects.filter(pk__in=list(item_ids)).values_list("product_id", flat=True)
-    refresh_products(set(product_ids))
 
 
 def product_stock(product_id: int, warehouse_id: int | None = None) -> dict[str, Any] | None:

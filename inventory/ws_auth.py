@@ -11,6 +11,8 @@ from urllib.parse import parse_qs
 from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+from channels.security.websocket import OriginValidator
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.authtoken.models import Token
 
@@ -42,3 +44,21 @@ class TokenAuthMiddleware(BaseMiddleware):
 def TokenAuthMiddlewareStack(inner):
     """Session auth (cookies) first, then the token overrides it when one is given."""
     return AuthMiddlewareStack(TokenAuthMiddleware(inner))
+
+
+class BrowserOriginValidator(OriginValidator):
+    """Refuse a browser page from another site; let non-browser clients (no Origin header) through.
+
+    The check protects the session cookie from cross-site pages, and browsers always send Origin.
+    A server-side client (the storefront, a script) sends no Origin and authenticates with a token.
+    """
+
+    def valid_origin(self, parsed_origin) -> bool:
+        if parsed_origin is None:
+            return True
+        return super().valid_origin(parsed_origin)
+
+
+def OriginCheck(application):
+    hosts = settings.ALLOWED_HOSTS or (["localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
+    return BrowserOriginValidator(application, hosts)

@@ -10,15 +10,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inventory_site.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from inventory.ws_auth import TokenAuthMiddlewareStack  # noqa: E402
+from inventory.ws_auth import OriginCheck, TokenAuthMiddlewareStack  # noqa: E402
 from inventory_site.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # Browsers always send Origin: a page from another site cannot ride on the session cookie.
-        "websocket": AllowedHostsOriginValidator(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # A page from another site cannot ride on the session cookie; token clients need no Origin.
+        "websocket": OriginCheck(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

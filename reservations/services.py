@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from inventory import services as stock
 from inventory.exceptions import InsufficientStock, InvalidInput, NotFound
-from inventory.locks import locked
+from inventory.locks import lock_candidates
 from inventory.models import InventoryItem, Product, TransactionType, Warehouse
 from reservations.exceptions import OrderAlreadyReserved, ReservationExpired, ReservationNotActive
 from reservations.models import ReservationLine, ReservationStatus, ReservationType, StockReservation
@@ -55,7 +55,7 @@ def _candidate_items(lines: Sequence[LineRequest]) -> list[InventoryItem]:
             condition |= Q(product_id=line.product_id, warehouse_id=line.warehouse_id)
     if auto := {line.product_id for line in lines if line.warehouse_id is None}:
         condition |= Q(product_id__in=auto, warehouse__is_active=True)
-    return locked(InventoryItem.objects.filter(condition))
+    return lock_candidates(InventoryItem.objects.filter(condition))
 
 
 def _allocate(lines: Sequence[LineRequest], items: list[InventoryItem]) -> list[tuple[LineRequest, InventoryItem, int]]:

@@ -78,6 +78,7 @@ def test_the_session_cookie_connects(warehouse_user):
 
 def test_bad_missing_or_roleless_credentials_are_refused_at_the_handshake(plain_user, warehouse_user):
     roleless = token_for(plain_user)
+    good = token_for(warehouse_user)
     inactive = UserFactory(is_active=False)
     inactive.groups.add(*warehouse_user.groups.all())
     refused = [
@@ -97,6 +98,11 @@ def test_bad_missing_or_roleless_credentials_are_refused_at_the_handshake(plain_
             ok, _ = await ws.connect(timeout=WAIT)
             assert not ok, kwargs
             await ws.disconnect()
+        # A server-side client sends no Origin at all: its token is enough.
+        ws = communicator(token=good, origin=None)
+        ok, _ = await ws.connect(timeout=WAIT)
+        assert ok
+        await ws.disconnect()
 
     run(scenario)
 
