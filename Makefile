@@ -32,6 +32,11 @@ serve: $(VENV)/.installed
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py runstack --host $${HOST:-0.0.0.0} --port $(PORT) --workers $(WEB_WORKERS) --quiet
 
+## bench: benchmarks on a fresh PostgreSQL database (DATABASE_URL, default .../inventory_bench) and Redis
+## (REDIS_URL, default db 3) against the serve stack it starts; BENCH_ONLY=a,b and BENCH_DURATION=s for a quick run
+bench: $(VENV)/.installed
+	WEB_WORKERS=$(WEB_WORKERS) $(PY) bench/run.py
+
 ## test: run the test suite against PostgreSQL and Redis (defaults: the local ones)
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -16,8 +16,12 @@ ItemKey = tuple[int, int]  # (product_id, warehouse_id)
 
 
 def locked(queryset: QuerySet) -> list:
-    """Lock the rows of ``queryset`` in primary-key order (a no-op on SQLite, which serialises writers)."""
-    return list(queryset.order_by("pk").select_for_update(of=("self",)))
+    """Lock the rows of ``queryset`` in primary-key order (a no-op on SQLite, which serialises writers).
+
+    FOR NO KEY UPDATE: exclusive against other writers, but rows that merely reference the locked
+    one (a reservation line's foreign key) can still be inserted meanwhile.
+    """
+    return list(queryset.order_by("pk").select_for_update(of=("self",), no_key=True))
 
 
 def _remember_available(items: list[InventoryItem]) -> list[InventoryItem]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from inventory import alerts, events
@@ -374,32 +375,76 @@ def _sum_by_key(lines: Iterable[tuple[ItemKey, int]]) -> dict[ItemKey, int]:
     return dict(totals)
 
 
-@transaction.atomic
-def hold_stock(lines: Iterable[tuple[ItemKey, int]]) -> dict[ItemKey, InventoryItem]:
-    """Move units from available to reserved for every line, or for none.
+def item_ids(keys: Iterable[ItemKey]) -> dict[ItemKey, int]:
+    """Ids of the items of these (product_id, warehouse_id) pairs; items are never deleted, so no lock."""
+    condition = Q()
+    for product_id, warehouse_id in set(keys):
+        condition |= Q(product_id=product_id, warehouse_id=warehouse_id)
+    if not condition:
+        return {}
+    rows = InventoryItem.objects.filter(condition).values_list("product_id", "warehouse_id", "pk")
+    return {(p, w): pk for p, w, pk in rows}
 
-    Lines for the same item claim units together. On shortage raises ``InsufficientStock``
-    whose ``shortages`` name every line that cannot be met.
-    """
-    wanted = _sum_by_key(lines)
-    items = lock_items(wanted)
+
+def _shortage_error(wanted: dict[ItemKey, int], ids: dict[ItemKey, int], taken: dict[int, int]) -> InsufficientStock:
+    """Name every line that cannot be met; ``taken`` is what this transaction already moved."""
+    available = dict(InventoryItem.objects.filter(pk__in=ids.values()).values_list("pk", "available_quantity"))
     shortages = []
     for key, quantity in sorted(wanted.items()):
-        item = items.get(key)
-        available = item.available_quantity if item else 0
-        if available < quantity:
+        item_id = ids.get(key)
+        free = available.get(item_id, 0) + taken.get(item_id, 0) if item_id else 0
+        if free < quantity:
             shortages.append(
-                {"product_id": key[0], "warehouse_id": key[1], "requested": quantity, "available_quantity": available}
+                {"product_id": key[0], "warehouse_id": key[1], "requested": quantity, "available_quantity": free}
             )
-    if shortages:
-        names = ", ".join(
-            f"product {s['product_id']} in warehouse {s['warehouse_id']} "
-            f"({s['available_quantity']} available, {s['requested']} requested)"
-            for s in shortages
+    names = ", ".join(
+        f"product {s['product_id']} in warehouse {s['warehouse_id']} "
+        f"({s['available_quantity']} available, {s['requested']} requested)"
+        for s in shortages
+    )
+    return InsufficientStock(f"Not enough stock for {names}.", shortages=shortages)
+
+
+@transaction.atomic
+def hold_stock(
+    lines: Iterable[tuple[ItemKey, int]], *, ids: dict[ItemKey, int] | None = None
+) -> dict[ItemKey, InventoryItem]:
+    """Move units from available to reserved for every line, or for none.
+
+    One conditional ``UPDATE ... WHERE available_quantity >= n RETURNING ...`` per item, in
+    ascending primary key (so crossing holds queue instead of deadlocking): the row lock is taken
+    by the UPDATE itself and held only until commit. Lines for the same item claim units together.
+    On shortage raises ``InsufficientStock`` whose ``shortages`` name every line that cannot be met.
+    ``ids`` (from ``item_ids``) saves the lookup when the caller already has it.
+    """
+    wanted = _sum_by_key(lines)
+    ids = ids if ids is not None else item_ids(wanted)
+    if any(key not in ids for key in wanted):
+        raise _shortage_error(wanted, ids, {})
+    by_id = {ids[key]: (key, quantity) for key, quantity in wanted.items()}
+    now = timezone.now()
+    table = InventoryItem._meta.db_table
+    held: dict[ItemKey, InventoryItem] = {}
+    taken: dict[int, int] = {}
+    for item_id in sorted(by_id):
+        key, quantity = by_id[item_id]
+        rows = list(
+            InventoryItem.objects.raw(
+                f"UPDATE {table} SET available_quantity = available_quantity - %s, "
+                "reserved_quantity = reserved_quantity + %s, version = version + 1, updated_at = %s "
+                "WHERE id = %s AND available_quantity >= %s RETURNING *",
+                [quantity, quantity, now, item_id, quantity],
+            )
         )
-        raise InsufficientStock(f"Not enough stock for {names}.", shortages=shortages)
-    hold_locked_items([(items[key], quantity) for key, quantity in wanted.items()])
-    return {k: items[k] for k in wanted}
+        if not rows:
+            raise _shortage_error(wanted, ids, taken)
+        item = rows[0]
+        item.available_at_lock = item.available_quantity + quantity
+        taken[item_id] = quantity
+        held[key] = item
+    alerts.sync_low_stock_alerts(held.values())
+    events.stock_changed(item.pk for item in held.values())
+    return held
 
 
 def hold_locked_items(holds: list[tuple[InventoryItem, int]]) -> None:

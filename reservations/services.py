@@ -130,42 +130,65 @@ def _check_references(lines: Sequence[LineRequest]) -> None:
         raise NotFound(f"Unknown warehouse {min(missing)}.", warehouse_id=min(missing))
 
 
+def _insert_reservation(reservation: StockReservation) -> None:
+    if reservation.order_id is None:
+        reservation.save(force_insert=True)
+        return
+    # The pre-check in reserve_stock can lose a race; the partial unique constraint cannot.
+    try:
+        with transaction.atomic():
+            reservation.save(force_insert=True)
+    except IntegrityError as exc:
+        raise OrderAlreadyReserved(
+            f"Order {reservation.order_id!r} already has an active reservation.", order_id=reservation.order_id
+        ) from exc
+
+
 @transaction.atomic
-def _reserve_once(
-    lines: Sequence[LineRequest],
-    *,
-    order_id: str | None,
-    session_id: str | None,
-    reservation_type: str,
-    expires_at: datetime,
-    now: datetime,
-    user: AbstractBaseUser | None,
-) -> StockReservation:
+def _reserve_once(lines: Sequence[LineRequest], reservation: StockReservation) -> StockReservation:
+    if all(line.warehouse_id is not None for line in lines):
+        return _reserve_named(lines, reservation)
+    return _reserve_allocated(lines, reservation)
+
+
+def _reserve_named(lines: Sequence[LineRequest], reservation: StockReservation) -> StockReservation:
+    """Every line names its warehouse (the storefront's usual case, and the hot path).
+
+    The reservation and its lines are written first, without touching stock; then one conditional
+    UPDATE per item moves the units. A hot item's row is locked only from that UPDATE to commit.
+    """
+    keys = [(line.product_id, line.warehouse_id) for line in lines]
+    ids = stock.item_ids(keys)
+    if len(ids) < len(set(keys)):
+        _check_references(lines)  # an unknown product or warehouse is a 404, not a shortage
+    _insert_reservation(reservation)
+    reservation.prefetched_lines = ReservationLine.objects.bulk_create(
+        [
+            ReservationLine(
+                reservation=reservation,
+                item_id=ids[key],
+                product_id=key[0],
+                warehouse_id=key[1],
+                quantity=line.quantity,
+                product_attributes=line.product_attributes,
+            )
+            for line, key in zip(lines, keys, strict=True)
+            if key in ids
+        ]
+    )
+    stock.hold_stock([(key, line.quantity) for line, key in zip(lines, keys, strict=True)], ids=ids)
+    return reservation
+
+
+def _reserve_allocated(lines: Sequence[LineRequest], reservation: StockReservation) -> StockReservation:
+    """Some lines let us choose the warehouse: lock every candidate item, then allocate."""
     try:
         allocations = _allocate(lines, _candidate_items(lines))
     except InsufficientStock:
-        _check_references(lines)  # an unknown product or warehouse is a 404, not a shortage
+        _check_references(lines)
         raise
     stock.hold_locked_items([(item, quantity) for _, item, quantity in allocations])
-    reservation = StockReservation(
-        order_id=order_id,
-        session_id=session_id,
-        reservation_type=reservation_type,
-        expires_at=expires_at,
-        created_at=now,
-        created_by=user if user is not None and user.is_authenticated else None,
-    )
-    if order_id is None:
-        reservation.save(force_insert=True)
-    else:
-        # The pre-check in reserve_stock can lose a race; the partial unique constraint cannot.
-        try:
-            with transaction.atomic():
-                reservation.save(force_insert=True)
-        except IntegrityError as exc:
-            raise OrderAlreadyReserved(
-                f"Order {order_id!r} already has an active reservation.", order_id=order_id
-            ) from exc
+    _insert_reservation(reservation)
     reservation.prefetched_lines = ReservationLine.objects.bulk_create(
         [
             ReservationLine(
@@ -206,20 +229,24 @@ def reserve_stock(
     expires_at = _expiry(expires_in, now)
     if order_id and StockReservation.objects.filter(order_id=order_id, status=ReservationStatus.ACTIVE).exists():
         raise OrderAlreadyReserved(f"Order {order_id!r} already has an active reservation.", order_id=order_id)
-    kwargs = {
-        "order_id": order_id or None,
-        "session_id": session_id or None,
-        "reservation_type": reservation_type,
-        "expires_at": expires_at,
-        "now": now,
-        "user": user,
-    }
+
+    def attempt() -> StockReservation:
+        reservation = StockReservation(
+            order_id=order_id or None,
+            session_id=session_id or None,
+            reservation_type=reservation_type,
+            expires_at=expires_at,
+            created_at=now,
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        return _reserve_once(lines, reservation)
+
     try:
-        return _reserve_once(lines, **kwargs)
+        return attempt()
     except InsufficientStock:
         if not expire_overdue_holding({line.product_id for line in lines}):
             raise
-    return _reserve_once(lines, **kwargs)
+    return attempt()
 
 
 def _lock_reservation(reservation_id: uuid.UUID | str) -> StockReservation:
