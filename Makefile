@@ -27,7 +27,6 @@ serve: export DEBUG ?= false
 serve: export SECRET_KEY ?= $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
 serve: export PROMETHEUS_MULTIPROC_DIR ?= $(CURDIR)/var/prometheus
 serve: $(VENV)/.installed
-	rm -rf $(PROMETHEUS_MULTIPROC_DIR) && mkdir -p $(PROMETHEUS_MULTIPROC_DIR)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py runstack --host $${HOST:-0.0.0.0} --port $(PORT) --workers $(WEB_WORKERS) --quiet

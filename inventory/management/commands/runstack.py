@@ -1,8 +1,10 @@
-"""Run the ASGI server and a Celery worker with embedded beat in the foreground (``make run``)."""
+"""Run the ASGI server and a Celery worker with embedded beat in the foreground (``make run``, ``make serve``,
+and docker-compose's ``web`` with ``--web-only``)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,9 +23,14 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
         parser.add_argument("--celery-concurrency", type=int, default=2)
         parser.add_argument("--quiet", action="store_true", help="no access log, warnings only")
+        parser.add_argument("--web-only", action="store_true", help="only the web server (worker and beat run apart)")
 
     def handle(self, *args, host: str, port: int, workers: int, celery_concurrency: int, quiet: bool, **options):
         python = sys.executable
+        if metrics_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # prometheus_client's multiprocess files must not outlive the processes that wrote them.
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            os.makedirs(metrics_dir, exist_ok=True)
         web = [python, "-m", "uvicorn", "inventory_site.asgi:application", "--host", host, "--port", str(port)]
         if workers > 1:
             web += ["--workers", str(workers)]
@@ -31,7 +38,7 @@ class Command(BaseCommand):
             web += ["--no-access-log", "--log-level", "warning"]
         worker = [python, "-m", "celery", "-A", "inventory_site", "worker", "-B", "-c", str(celery_concurrency)]
         worker += ["-l", "warning" if quiet else "info"]
-        commands = {"web": web, "worker": worker}
+        commands = {"web": web} if options["web_only"] else {"web": web, "worker": worker}
         processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
         self.stdout.write(f"Serving on http://{host}:{port}/ (admin at /admin/). Ctrl-C stops everything.")
         stopping = False
