@@ -110,12 +110,17 @@ def scan_low_stock() -> tuple[int, int]:
     alert_item, alert_status = _quoted(LowStockAlert, "item", "status")[1]
     with connection.cursor() as cursor:
         # ORDER BY: concurrent scans insert in the same order, so they queue instead of deadlocking.
+        # The CTE is filtered first (the partial low-stock index serves it) and only then sorted;
+        # a plain ORDER BY id would walk the whole primary key index of every item instead.
+        materialized = "MATERIALIZED " if connection.vendor == "postgresql" else ""
         cursor.execute(
+            f"WITH low AS {materialized}(SELECT i.{item_pk} AS id, i.{available} AS available, "
+            f"i.{reorder_point} AS reorder_point FROM {items} i WHERE i.{available} <= i.{reorder_point}) "
             f"INSERT INTO {alerts} ({', '.join(columns)}) "
-            f"SELECT i.{item_pk}, i.{available}, i.{reorder_point}, %s, %s FROM {items} i "
-            f"WHERE i.{available} <= i.{reorder_point} AND NOT EXISTS ("
-            f"SELECT 1 FROM {alerts} a WHERE a.{alert_item} = i.{item_pk} AND a.{alert_status} IN (%s, %s)"
-            f") ORDER BY i.{item_pk} ON CONFLICT DO NOTHING RETURNING id",
+            f"SELECT low.id, low.available, low.reorder_point, %s, %s FROM low "
+            f"WHERE NOT EXISTS ("
+            f"SELECT 1 FROM {alerts} a WHERE a.{alert_item} = low.id AND a.{alert_status} IN (%s, %s)"
+            f") ORDER BY low.id ON CONFLICT DO NOTHING RETURNING id",
             [
                 AlertStatus.OPEN.value,
                 connection.ops.adapt_datetimefield_value(now),

@@ -123,16 +123,21 @@ def _database() -> dict:
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
         }
+    pool_size = env_int("DB_POOL_SIZE", 10, minimum=0, maximum=1000)
     try:
         config = dj_database_url.parse(
             url,
-            conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
-            conn_health_checks=True,
+            # Under ASGI every request runs in a fresh thread, so a persistent per-thread connection
+            # would leak (Django #33497): with the pool (the default) connections go back to it instead.
+            conn_max_age=0 if pool_size else env_int("DB_CONN_MAX_AGE", 0, minimum=0),
+            conn_health_checks=not pool_size,
         )
     except Exception as exc:  # dj_database_url raises several types for a bad URL
         fail("DATABASE_URL", f"is not a valid database URL ({exc})")
     if not config.get("ENGINE"):
         fail("DATABASE_URL", "has an unsupported scheme")
+    if pool_size and config["ENGINE"].endswith("postgresql"):
+        config.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 10}
     return config
 
 

@@ -176,7 +176,7 @@ def _reserve_named(lines: Sequence[LineRequest], reservation: StockReservation) 
             if key in ids
         ]
     )
-    stock.hold_stock([(key, line.quantity) for line, key in zip(lines, keys, strict=True)], ids=ids)
+    stock.hold_stock_in_transaction([(key, line.quantity) for line, key in zip(lines, keys, strict=True)], ids=ids)
     return reservation
 
 
