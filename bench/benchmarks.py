@@ -405,18 +405,20 @@ def ws_fanout(ctx: Context) -> Result:
         missing == 0 and len(receipts) == WS_CLIENTS,
         f"{expected - missing} of {expected} updates received by {len(receipts)} clients",
     )
-    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    # Decision: measured from when the write request is SENT. The broadcast runs in the write's
+    # on_commit hook, before the HTTP response is written, so most clients have the update before
+    # the writer has its response: measured from the response, latencies go negative and p99/p50
+    # means nothing. The response-based figures are kept in the notes.
+    p50, p99 = percentile(from_request, 50), percentile(from_request, 99)
+    resp_p50, resp_p99 = percentile(latencies, 50), percentile(latencies, 99)
     early = sum(1 for x in latencies if x < 0)
-    # Updates are broadcast from an on_commit hook inside the request, so a client can see one before the
-    # writer has its HTTP response: latency is then negative, and p99/p50 means nothing when p50 <= 0.
     r = ratio(p99, p50) if p50 > 0 else None
     notes = (
-        f"p99 {p99:.1f} ms absolute (target <= 50 ms); p50 {p50:.1f} ms; max {max(latencies, default=math.nan):.1f} ms;"
-        f" {WS_CLIENTS} clients x {WS_WRITES} writes; {early} of {len(latencies)} updates arrived before the"
-        f" HTTP response (ratio n/a when p50 <= 0); fan-out spread (last - first client) p50"
-        f" {percentile(spreads, 50):.1f} ms max {max(spreads, default=math.nan):.1f} ms;"
-        f" from request sent: p50 {percentile(from_request, 50):.1f} ms p99 {percentile(from_request, 99):.1f} ms;"
-        f" ratio p99/p50 = {'n/a' if r is None else round(r, 2)}; {ctx.connections()}"
+        f"from request sent: p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 <= 50 ms);"
+        f" from HTTP response: p50 {resp_p50:.1f} ms, p99 {resp_p99:.1f} ms, {early} of {len(latencies)} updates"
+        f" arrived before the response; {WS_CLIENTS} clients x {WS_WRITES} writes; fan-out spread (last - first"
+        f" client) p50 {percentile(spreads, 50):.1f} ms max {max(spreads, default=math.nan):.1f} ms;"
+        f" {ctx.connections()}"
     )
     return Result("ws_fanout", p99, "ms", p50, "ms", r, "p99 <= 50 ms", bool(latencies) and p99 <= 50, notes)
 

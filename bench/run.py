@@ -14,10 +14,10 @@ target does not fail the run).
 Environment: DATABASE_URL, REDIS_URL (default redis://127.0.0.1:6379/3), WEB_WORKERS (default 4),
 BENCH_ONLY=name1,name2 (a subset), BENCH_DURATION=seconds (each wrk/pgbench run, default 15),
 BENCH_DRAIN=seconds (default 5), BENCH_KEEP_LOGS=1 (keep the logs of a passing run too),
-BENCH_ALLOW_DROP=1 (drop a database whose name lacks "bench"), DB_CONN_MAX_AGE (stack, default 0).
+BENCH_ALLOW_DROP=1 (drop a database whose name lacks "bench"), DB_POOL_SIZE (the stack's per-process
+psycopg pool, the app's default unless given; 0 turns the pool off).
 
-Differences from ``make serve``, all on purpose: DB_CONN_MAX_AGE=0 unless given (the app's default of
-60 leaks a connection per request under ASGI until PostgreSQL refuses clients); beat's sweep and scan
+Differences from ``make serve``, all on purpose: beat's sweep and scan
 intervals are a day (expire_sweep and low_stock_scan time those jobs in-process); cache/channel key
 prefix ``bench`` and a private VAR_DIR (nothing shared with another stack on the same Redis).
 """
@@ -198,9 +198,7 @@ def main() -> int:
         # Beat must not sweep or scan behind the benchmarks' back (expire_sweep / low_stock_scan time them).
         "RESERVATION_SWEEP_SECONDS": "86400",
         "LOW_STOCK_SCAN_SECONDS": "86400",
-        # The app's default (60) leaks connections under ASGI until PostgreSQL refuses new ones (see the
-        # docstring); 0 unless the caller sets DB_CONN_MAX_AGE to measure another value.
-        "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "0"),
+        **({"DB_POOL_SIZE": os.environ["DB_POOL_SIZE"]} if "DB_POOL_SIZE" in os.environ else {}),
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -212,7 +210,7 @@ def main() -> int:
         flush=True,
     )
     print(f"benchmarks: {', '.join(selected)}; logs in {workdir}", flush=True)
-    print(f"stack: DB_CONN_MAX_AGE={env['DB_CONN_MAX_AGE']} (set DB_CONN_MAX_AGE to change)", flush=True)
+    print(f"stack: DB_POOL_SIZE={env.get('DB_POOL_SIZE', 'default')} (psycopg pool per process)", flush=True)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
 
     os.environ.update(env)
