@@ -12,6 +12,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -78,9 +79,19 @@ async def _groups_with_members(layer, groups: list[str]) -> set[str]:
 
 
 async def _group_send_all(layer, sends: list[tuple[str, dict[str, Any]]]) -> None:
-    listened = await _groups_with_members(layer, list(dict.fromkeys(group for group, _ in sends)))
-    pending = [layer.group_send(group, event) for group, event in sends if group in listened]
-    # Concurrently, a few dozen at a time: the sends share the layer's connection pool.
+    await _send_lazily(layer, [((group,), lambda event=event: event) for group, event in sends])
+
+
+async def _send_lazily(layer, entries: list[tuple[tuple[str, ...], Any]]) -> None:
+    """Send each entry's event (built by its callable, only if needed) to those of its groups that
+    have members; concurrently, a few dozen at a time (the sends share the layer's connections)."""
+    listened = await _groups_with_members(layer, list(dict.fromkeys(g for groups, _ in entries for g in groups)))
+    pending = []
+    for groups, build in entries:
+        targets = [group for group in groups if group in listened]
+        if targets:
+            event = build()
+            pending += [layer.group_send(group, event) for group in targets]
     for start in range(0, len(pending), 50):
         await asyncio.gather(*pending[start : start + 50])
 
@@ -100,23 +111,53 @@ def _event(event_type: str, message: dict[str, Any]) -> dict[str, Any]:
 
 def broadcast_items(items: Iterable[InventoryItem]) -> None:
     """Send ``inventory:update`` for each item (loaded with its product) to its product,
-    product+warehouse and warehouse groups, and publish it on ``stock_updates``."""
+    product+warehouse and warehouse groups, and publish it on ``stock_updates``.
+
+    Payloads are built only for items somebody listens to: a sweep over thousands of items costs
+    one membership round trip when no client is connected.
+    """
     items = sorted(items, key=lambda i: i.pk)
     if not items:
         return
     ts = timestamp()
-    payloads = [item_payload(item, item.product.sku) for item in items]
-    sends = []
-    for payload in payloads:
-        event = _event(UPDATE_EVENT, {"type": "inventory:update", "data": payload, "ts": ts})
-        product_id, warehouse_id = payload["product_id"], payload["warehouse_id"]
-        for group in (product_group(product_id), item_group(product_id, warehouse_id), warehouse_group(warehouse_id)):
-            sends.append((group, event))
+
+    def update(item: InventoryItem) -> dict[str, Any]:
+        return _event(
+            UPDATE_EVENT, {"type": "inventory:update", "data": item_payload(item, item.product.sku), "ts": ts}
+        )
+
+    entries = [
+        (
+            (
+                product_group(item.product_id),
+                item_group(item.product_id, item.warehouse_id),
+                warehouse_group(item.warehouse_id),
+            ),
+            partial(update, item),
+        )
+        for item in items
+    ]
+    layer = get_channel_layer()
+    if layer is not None:
+        try:
+            async_to_sync(_send_lazily)(layer, entries)
+        except Exception:
+            logger.exception("broadcasting stock updates failed for items %s", [i.pk for i in items])
+    if _has_stock_update_subscribers():
+        publish_stock_updates([item_payload(item, item.product.sku) for item in items], ts)
+
+
+def _has_stock_update_subscribers() -> bool:
+    """Whether any other service listens on ``stock_updates`` (publishing to nobody still costs CPU)."""
+    if not settings.REDIS_URL:
+        return False
     try:
-        _send_to_groups(sends)
+        from django_redis import get_redis_connection
+
+        ((_, subscribers),) = get_redis_connection("default").pubsub_numsub(STOCK_UPDATES_CHANNEL)
     except Exception:
-        logger.exception("broadcasting stock updates failed for items %s", [i.pk for i in items])
-    publish_stock_updates(payloads, ts)
+        return True  # unknown: publish, and let publish_stock_updates log the failure
+    return subscribers > 0
 
 
 def stock_update_message(payload: dict[str, Any], ts: str) -> dict[str, Any]:
