@@ -5,20 +5,9 @@ from __future__ import annotations
 from django import forms
 
 from inventory.models import TransactionType
-from inventory.services import MAX_QUANTITY
+from inventory.services import ADJUSTABLE_TYPES, MAX_QUANTITY
 
-# Sales, transfers and counts have their own flows; a manual adjustment is one of these.
-ADJUSTMENT_TYPES = [
-    (t.value, t.label)
-    for t in (
-        TransactionType.PURCHASE,
-        TransactionType.RETURN,
-        TransactionType.ADJUSTMENT,
-        TransactionType.DAMAGE,
-        TransactionType.THEFT,
-        TransactionType.EXPIRED,
-    )
-]
+ADJUSTMENT_TYPES = [(t.value, t.label) for t in ADJUSTABLE_TYPES]
 
 
 class AdjustStockForm(forms.Form):

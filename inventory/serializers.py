@@ -6,16 +6,7 @@ from django.db import transaction
 from rest_framework import serializers
 
 from inventory.models import Category, InventoryTransaction, Product, TransactionType, Warehouse
-from inventory.services import MAX_QUANTITY
-
-ADJUSTABLE_TYPES = [
-    TransactionType.PURCHASE,
-    TransactionType.RETURN,
-    TransactionType.ADJUSTMENT,
-    TransactionType.DAMAGE,
-    TransactionType.THEFT,
-    TransactionType.EXPIRED,
-]
+from inventory.services import ADJUSTABLE_TYPES, INBOUND_ONLY, MAX_QUANTITY, OUTBOUND_ONLY
 
 
 def gtin_is_valid(code: str) -> bool:
@@ -181,9 +172,9 @@ class AdjustInput(LedgerDetailsInput):
 
     def validate(self, attrs: dict) -> dict:
         kind, change = attrs["transaction_type"], attrs["quantity_change"]
-        if kind in (TransactionType.PURCHASE, TransactionType.RETURN) and change < 0:
+        if kind in INBOUND_ONLY and change < 0:
             raise serializers.ValidationError({"quantity_change": [f"A {kind} adds stock: use a positive change."]})
-        if kind in (TransactionType.DAMAGE, TransactionType.THEFT, TransactionType.EXPIRED) and change > 0:
+        if kind in OUTBOUND_ONLY and change > 0:
             raise serializers.ValidationError({"quantity_change": [f"A {kind} removes stock: use a negative change."]})
         return attrs
 

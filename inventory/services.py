@@ -36,6 +36,15 @@ from inventory.models import InventoryItem, InventoryTransaction, Product, Trans
 
 MAX_QUANTITY = 2**31 - 1
 INBOUND_ONLY = frozenset({TransactionType.PURCHASE, TransactionType.RETURN})
+# What staff may book by hand (admin form, adjust endpoint): sales, transfers and counts have their own flows.
+ADJUSTABLE_TYPES = [
+    TransactionType.PURCHASE,
+    TransactionType.RETURN,
+    TransactionType.ADJUSTMENT,
+    TransactionType.DAMAGE,
+    TransactionType.THEFT,
+    TransactionType.EXPIRED,
+]
 OUTBOUND_ONLY = frozenset(
     {TransactionType.SALE, TransactionType.DAMAGE, TransactionType.THEFT, TransactionType.EXPIRED}
 )

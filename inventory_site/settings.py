@@ -137,7 +137,8 @@ def _database() -> dict:
     if not config.get("ENGINE"):
         fail("DATABASE_URL", "has an unsupported scheme")
     if pool_size and config["ENGINE"].endswith("postgresql"):
-        config.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 10}
+        # timeout: how long a request waits for a free connection (or for a database that is down).
+        config.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 3}
     return config
 
 

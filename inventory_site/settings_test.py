@@ -6,6 +6,8 @@ os.environ.setdefault("SECRET_KEY", "insecure-test-key")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/inventory")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 os.environ.setdefault("CACHE_KEY_PREFIX", "invtest")
+# Concurrency tests run up to 50 threads, each with its own connection: none should wait for the pool.
+os.environ.setdefault("DB_POOL_SIZE", "60")
 
 from inventory_site.settings import *  # noqa: F403
 

@@ -60,8 +60,11 @@ class ReservationDetailView(APIView):
         return _render(reservation)
 
 
-class ConfirmView(APIView):
+class _StatusChangeView(APIView):
+    """POST without a body that moves a reservation on: ``service`` is confirm or release."""
+
     permission_classes = [HasStockRole]
+    service = staticmethod(services.confirm_reservation)
 
     @extend_schema(
         request=None,
@@ -70,20 +73,19 @@ class ConfirmView(APIView):
     )
     @idempotent
     def post(self, request: Request, reservation_id) -> Response:
-        return _render(services.confirm_reservation(reservation_id=reservation_id, user=request.user))
+        return _render(self.service(reservation_id=reservation_id, user=request.user))
 
 
-class ReleaseView(APIView):
-    permission_classes = [HasStockRole]
+class ConfirmView(_StatusChangeView):
+    """Payment went through: status ``fulfilled``, one ``sale`` ledger row per line."""
 
-    @extend_schema(
-        request=None,
-        parameters=[IDEMPOTENCY_PARAM],
-        responses={200: ReservationOutput, **error_responses(400, 404, 409)},
-    )
-    @idempotent
-    def post(self, request: Request, reservation_id) -> Response:
-        return _render(services.release_reservation(reservation_id=reservation_id, user=request.user))
+    service = staticmethod(services.confirm_reservation)
+
+
+class ReleaseView(_StatusChangeView):
+    """The order was cancelled: status ``released``, the units are available again."""
+
+    service = staticmethod(services.release_reservation)
 
 
 class ExtendView(APIView):
