@@ -232,6 +232,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every process start without it
 WHITENOISE_USE_FINDERS = True
 
 # --- CORS --------------------------------------------------------------------------------------
