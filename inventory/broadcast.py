@@ -20,7 +20,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from inventory.models import ACTIVE_ALERT_STATUSES, InventoryItem, LowStockAlert
+from inventory.models import ACTIVE_ALERT_STATUSES, LowStockAlert
 from inventory.stock_cache import item_payload
 
 logger = logging.getLogger(__name__)
@@ -109,8 +109,8 @@ def _event(event_type: str, message: dict[str, Any]) -> dict[str, Any]:
     return {"type": event_type, "id": uuid.uuid4().hex, "message": message}
 
 
-def broadcast_items(items: Iterable[InventoryItem]) -> None:
-    """Send ``inventory:update`` for each item (loaded with its product) to its product,
+def broadcast_items(items: Iterable) -> None:
+    """Send ``inventory:update`` for each item (rows from ``stock_cache.item_rows``) to its product,
     product+warehouse and warehouse groups, and publish it on ``stock_updates``.
 
     Payloads are built only for items somebody listens to: a sweep over thousands of items costs
@@ -121,10 +121,8 @@ def broadcast_items(items: Iterable[InventoryItem]) -> None:
         return
     ts = timestamp()
 
-    def update(item: InventoryItem) -> dict[str, Any]:
-        return _event(
-            UPDATE_EVENT, {"type": "inventory:update", "data": item_payload(item, item.product.sku), "ts": ts}
-        )
+    def update(item) -> dict[str, Any]:
+        return _event(UPDATE_EVENT, {"type": "inventory:update", "data": item_payload(item, item.sku), "ts": ts})
 
     entries = [
         (
@@ -144,7 +142,7 @@ def broadcast_items(items: Iterable[InventoryItem]) -> None:
         except Exception:
             logger.exception("broadcasting stock updates failed for items %s", [i.pk for i in items])
     if _has_stock_update_subscribers():
-        publish_stock_updates([item_payload(item, item.product.sku) for item in items], ts)
+        publish_stock_updates([item_payload(item, item.sku) for item in items], ts)
 
 
 def _has_stock_update_subscribers() -> bool:

@@ -36,12 +36,12 @@ def products_changed(product_ids: Iterable[int]) -> None:
 def publish_stock_changes(item_ids: tuple[int, ...]) -> None:
     """Run after commit. Never raises: a failed side effect must not fail a write that committed.
 
-    One query loads every item of the touched products (with the product, for its SKU): the cache
+    One query loads every item of the touched products (with its product's SKU): the cache
     needs the whole product, the broadcast the touched items.
     """
     try:
         touched_products = InventoryItem.objects.filter(pk__in=item_ids).values("product_id")
-        items = list(InventoryItem.objects.filter(product_id__in=touched_products).select_related("product"))
+        items = stock_cache.item_rows(InventoryItem.objects.filter(product_id__in=touched_products))
     except Exception:
         logger.exception("loading changed items %s failed", item_ids)
         return

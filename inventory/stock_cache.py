@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import F
 
 from inventory.models import InventoryItem, Product
 
@@ -27,7 +29,7 @@ def product_key(product_id: int) -> str:
     return f"product_stock:{product_id}"
 
 
-def item_payload(item: InventoryItem, sku: str) -> dict[str, Any]:
+def item_payload(item: InventoryItem | SimpleNamespace, sku: str) -> dict[str, Any]:
     """The API's item JSON (kept as a plain dict: it is cached and sent on every read)."""
     return {
         "id": item.pk,
@@ -133,10 +135,19 @@ def _load_products(product_ids: Iterable[int]) -> tuple[dict[int, dict[str, Any]
     return _entries(skus, items)
 
 
-def cache_product_items(items: Iterable[InventoryItem]) -> None:
-    """Cache the entries of products from ALL their items, loaded with ``select_related("product")``."""
+_ROW_FIELDS = [field.attname for field in InventoryItem._meta.concrete_fields]
+
+
+def item_rows(queryset) -> list[SimpleNamespace]:
+    """Items as light rows (every column, plus ``pk`` and the product's ``sku``) for the hooks that
+    only read them: a sweep touches thousands, and model instances cost several times more to build."""
+    return [SimpleNamespace(pk=row["id"], **row) for row in queryset.values(*_ROW_FIELDS, sku=F("product__sku"))]
+
+
+def cache_product_items(items: Iterable[SimpleNamespace]) -> None:
+    """Cache the entries of products from ALL their items (rows from ``item_rows``)."""
     items = list(items)
-    skus = {item.product_id: item.product.sku for item in items}
+    skus = {item.product_id: item.sku for item in items}
     _store_versioned(_entries(skus, items)[1])
 
 
