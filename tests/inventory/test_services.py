@@ -198,3 +198,19 @@ def test_check_ledger_task_returns_the_number_of_drifts():
     assert check_ledger_task.apply().get() == 0
     InventoryItem.objects.filter(pk=item.pk).update(available_quantity=1)
     assert check_ledger_task.apply().get() == 1
+
+
+def test_releasing_more_than_is_held_is_refused_and_changes_nothing():
+    from inventory.exceptions import InvalidState
+
+    a, b = stocked_item(10), stocked_item(10)
+    services.hold_stock([((a.product_id, a.warehouse_id), 3), ((b.product_id, b.warehouse_id), 2)])
+    with pytest.raises(InvalidState):
+        services.release_held_stock({a.pk: 3, b.pk: 5})
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.available_quantity, a.reserved_quantity, b.available_quantity, b.reserved_quantity) == (7, 3, 8, 2)
+    services.release_held_stock({a.pk: 3, b.pk: 2})
+    a.refresh_from_db()
+    assert (a.available_quantity, a.reserved_quantity) == (10, 0)
+    assert ledger_drift() == []
