@@ -31,12 +31,18 @@ def _remember_available(items: list[InventoryItem]) -> list[InventoryItem]:
     return items
 
 
-def lock_items(keys: Iterable[ItemKey]) -> dict[ItemKey, InventoryItem]:
-    """Lock the items of the given (product_id, warehouse_id) pairs; missing pairs are absent."""
+def items_of(keys: Iterable[ItemKey]) -> Q | None:
+    """The filter for the items of these (product_id, warehouse_id) pairs; None when there are none."""
     condition = Q()
     for product_id, warehouse_id in set(keys):
         condition |= Q(product_id=product_id, warehouse_id=warehouse_id)
-    if not condition:
+    return condition or None
+
+
+def lock_items(keys: Iterable[ItemKey]) -> dict[ItemKey, InventoryItem]:
+    """Lock the items of the given (product_id, warehouse_id) pairs; missing pairs are absent."""
+    condition = items_of(keys)
+    if condition is None:
         return {}
     items = _remember_available(locked(InventoryItem.objects.filter(condition)))
     return {(i.product_id, i.warehouse_id): i for i in items}

@@ -19,7 +19,6 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from inventory import alerts, events
@@ -32,7 +31,7 @@ from inventory.exceptions import (
     QuantityBelowReserved,
     QuantityMismatch,
 )
-from inventory.locks import ItemKey, lock_items, lock_items_by_id
+from inventory.locks import ItemKey, items_of, lock_items, lock_items_by_id
 from inventory.models import InventoryItem, InventoryTransaction, Product, TransactionType, Warehouse
 
 MAX_QUANTITY = 2**31 - 1
@@ -410,10 +409,8 @@ def _sum_by_key(lines: Iterable[tuple[ItemKey, int]]) -> dict[ItemKey, int]:
 
 def item_ids(keys: Iterable[ItemKey]) -> dict[ItemKey, int]:
     """Ids of the items of these (product_id, warehouse_id) pairs; items are never deleted, so no lock."""
-    condition = Q()
-    for product_id, warehouse_id in set(keys):
-        condition |= Q(product_id=product_id, warehouse_id=warehouse_id)
-    if not condition:
+    condition = items_of(keys)
+    if condition is None:
         return {}
     rows = InventoryItem.objects.filter(condition).values_list("product_id", "warehouse_id", "pk")
     return {(p, w): pk for p, w, pk in rows}
