@@ -16,7 +16,7 @@ from forecasting.serializers import ProductForecastSerializer
 from inventory.exceptions import NotFound
 from inventory.models import InventoryItem, Product
 from inventory.serializers import WarehouseQuery
-from inventory.views import WAREHOUSE_PARAM, _query
+from inventory.views import WAREHOUSE_PARAM, validated_query
 from inventory_site.openapi import error_responses
 from inventory_site.permissions import IsWarehouseStaff
 
@@ -43,7 +43,7 @@ class ForecastView(APIView):
         parameters=[WAREHOUSE_PARAM], responses={200: ProductForecastSerializer, **error_responses(400, 404)}
     )
     def get(self, request: Request, product_id: int) -> Response:
-        warehouse_id = _query(WarehouseQuery, request).get("warehouse_id")
+        warehouse_id = validated_query(WarehouseQuery, request).get("warehouse_id")
         product = Product.objects.filter(pk=product_id).only("sku").first()
         if product is None:
             raise NotFound(f"Unknown product {product_id}.", product_id=product_id)

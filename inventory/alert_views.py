@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from inventory import alerts
 from inventory.models import ACTIVE_ALERT_STATUSES, AlertStatus, LowStockAlert
-from inventory.views import _query
+from inventory.views import validated_query
 from inventory_site.openapi import error_responses
 from inventory_site.permissions import HasStockRole, IsWarehouseStaff
 
@@ -73,7 +73,7 @@ class LowStockAlertListView(ListAPIView):
         return super().get(request)
 
     def get_queryset(self):
-        query = _query(AlertQuery, self.request)
+        query = validated_query(AlertQuery, self.request)
         rows = LowStockAlert.objects.select_related("item__product").order_by("-created_at", "-id")
         if (status := query.get("status")) == ACTIVE:
             rows = rows.filter(status__in=ACTIVE_ALERT_STATUSES)

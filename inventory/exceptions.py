@@ -21,6 +21,17 @@ class InsufficientStock(DomainError):
     code = "insufficient_stock"
     default_detail = "Not enough stock available."
 
+    @classmethod
+    def for_shortages(cls, shortages: list[dict[str, Any]]) -> InsufficientStock:
+        """The error naming every short line (``warehouse_id`` None: any warehouse)."""
+        names = "; ".join(
+            f"product {s['product_id']}"
+            + (f" in warehouse {s['warehouse_id']}" if s["warehouse_id"] is not None else "")
+            + f" ({s['available_quantity']} available, {s['requested']} requested)"
+            for s in shortages
+        )
+        return cls(f"Not enough stock for {names}.", shortages=shortages)
+
 
 class QuantityMismatch(DomainError):
     code = "quantity_mismatch"

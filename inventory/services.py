@@ -427,12 +427,7 @@ def _shortage_error(wanted: dict[ItemKey, int], ids: dict[ItemKey, int], taken: 
             shortages.append(
                 {"product_id": key[0], "warehouse_id": key[1], "requested": quantity, "available_quantity": free}
             )
-    names = ", ".join(
-        f"product {s['product_id']} in warehouse {s['warehouse_id']} "
-        f"({s['available_quantity']} available, {s['requested']} requested)"
-        for s in shortages
-    )
-    return InsufficientStock(f"Not enough stock for {names}.", shortages=shortages)
+    return InsufficientStock.for_shortages(shortages)
 
 
 @transaction.atomic

@@ -111,7 +111,7 @@ def _store_versioned(values: dict[str, tuple[int, Any]]) -> None:
 
 
 def _entries(
-    skus: dict[int, str], items: Iterable[InventoryItem]
+    skus: dict[int, str], items: Iterable[SimpleNamespace]
 ) -> tuple[dict[int, dict[str, Any]], dict[str, tuple[int, Any]]]:
     """Product entries ``{sku, items: [...]}`` and the versioned cache writes for them."""
     entries: dict[int, dict[str, Any]] = {pk: {"product_id": pk, "sku": sku, "items": []} for pk, sku in skus.items()}
@@ -131,7 +131,7 @@ def _entries(
 def _load_products(product_ids: Iterable[int]) -> tuple[dict[int, dict[str, Any]], dict[str, tuple[int, Any]]]:
     """Product entries from the database (two queries), and the versioned cache writes for them."""
     skus = dict(Product.objects.filter(pk__in=set(product_ids)).values_list("pk", "sku"))
-    items = InventoryItem.objects.filter(product_id__in=skus) if skus else []
+    items = item_rows(InventoryItem.objects.filter(product_id__in=skus)) if skus else []
     return _entries(skus, items)
 
 

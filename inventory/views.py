@@ -42,7 +42,8 @@ IDEMPOTENCY_PARAM = OpenApiParameter(
 )
 
 
-def _query(serializer_class, request: Request) -> dict:
+def validated_query(serializer_class, request: Request) -> dict:
+    """The request's query parameters, validated by ``serializer_class`` (400 ``invalid`` otherwise)."""
     serializer = serializer_class(data=request.query_params)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
@@ -111,7 +112,7 @@ class ProductStockView(APIView):
         responses={200: ProductStockSerializer, **error_responses(400, 404)},
     )
     def get(self, request: Request, product_id: int) -> Response:
-        query = _query(WarehouseQuery, request)
+        query = validated_query(WarehouseQuery, request)
         return Response(_product_stock(product_id, query.get("warehouse_id")))
 
     @extend_schema(
@@ -120,7 +121,7 @@ class ProductStockView(APIView):
         responses={200: ItemSerializer, 201: ItemSerializer, **error_responses(400, 404, 409)},
     )
     def put(self, request: Request, product_id: int) -> Response:
-        warehouse_id = _query(RequiredWarehouseQuery, request)["warehouse_id"]
+        warehouse_id = validated_query(RequiredWarehouseQuery, request)["warehouse_id"]
         body = StockCountInput(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -185,7 +186,7 @@ class TransactionListView(ListAPIView):
         product_id = self.kwargs["product_id"]
         if not Product.objects.filter(pk=product_id).exists():
             raise NotFound(f"Unknown product {product_id}.", product_id=product_id)
-        query = _query(TransactionQuery, self.request)
+        query = validated_query(TransactionQuery, self.request)
         rows = InventoryTransaction.objects.filter(product_id=product_id).order_by("-created_at", "-id")
         if "warehouse_id" in query:
             rows = rows.filter(warehouse_id=query["warehouse_id"])
@@ -228,7 +229,7 @@ class LowStockView(GenericAPIView):
         return self.get_paginated_response([stock_cache.item_payload(i, i.product.sku) for i in page])
 
     def get_queryset(self):
-        query = _query(LowStockQuery, self.request)
+        query = validated_query(LowStockQuery, self.request)
         items = InventoryItem.objects.select_related("product")
         if "threshold" in query:
             items = items.filter(available_quantity__lte=query["threshold"])
@@ -252,7 +253,7 @@ class AvailabilityView(APIView):
         responses={200: AvailabilitySerializer, **error_responses(400)},
     )
     def get(self, request: Request) -> Response:
-        query = _query(AvailabilityQuery, request)
+        query = validated_query(AvailabilityQuery, request)
         product_ids = query["product_ids"]
         warehouse_id = query.get("warehouse_id")
         entries = stock_cache.product_entries(product_ids)

@@ -109,13 +109,7 @@ def _allocate(lines: Sequence[LineRequest], items: list[InventoryItem]) -> list[
                     "available_quantity": sum(i.available_quantity for i in pool),
                 }
             )
-        names = "; ".join(
-            f"product {s['product_id']}"
-            + (f" in warehouse {s['warehouse_id']}" if s["warehouse_id"] else "")
-            + f": {s['available_quantity']} available, {s['requested']} requested"
-            for s in shortages
-        )
-        raise InsufficientStock(f"Not enough stock ({names}).", shortages=shortages)
+        raise InsufficientStock.for_shortages(shortages)
     return allocations
 
 

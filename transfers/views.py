@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory.idempotency import idempotent
-from inventory.views import IDEMPOTENCY_PARAM, _query
+from inventory.views import IDEMPOTENCY_PARAM, validated_query
 from inventory_site.openapi import error_responses
 from inventory_site.permissions import IsWarehouseStaff
 from transfers import selectors, services
@@ -42,7 +42,7 @@ class TransferCollectionView(GenericAPIView):
         responses={200: TransferSerializer(many=True), **error_responses(400, 404)},
     )
     def get(self, request: Request) -> Response:
-        query = _query(TransferQuery, request)
+        query = validated_query(TransferQuery, request)
         transfers = selectors.transfer_list(status=query.get("status"), warehouse_id=query.get("warehouse_id"))
         page = self.paginate_queryset(transfers)
         return self.get_paginated_response(TransferSerializer(page, many=True).data)
