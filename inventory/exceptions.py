@@ -11,9 +11,12 @@ class DomainError(Exception):
     status_code = 409
     default_detail = "The request conflicts with the current state."
 
-    def __init__(self, detail: str | None = None, **data: Any) -> None:
+    def __init__(self, detail: str | None = None, *, keeps_changes: bool = False, **data: Any) -> None:
         self.detail = detail or self.default_detail
         self.data = data
+        # True when the service committed work before refusing (an overdue reservation is expired,
+        # then the confirm is refused): whoever wraps the call in a transaction must keep that work.
+        self.keeps_changes = keeps_changes
         super().__init__(self.detail)
 
 

@@ -73,7 +73,14 @@ def idempotent(handler):
             if record is not None:
                 try:
                     with transaction.atomic():
-                        response = handler(view, request, *args, **kwargs)
+                        try:
+                            response = handler(view, request, *args, **kwargs)
+                        except DomainError as exc:
+                            if not exc.keeps_changes:
+                                raise  # roll the savepoint back: the refusal changed nothing
+                            # The service committed work before refusing (an overdue reservation
+                            # expired on the spot): leave the savepoint normally so it stays.
+                            response = view.handle_exception(exc)
                 except DomainError as exc:
                     # A refusal is a response too: the retry gets the same answer.
                     response = view.handle_exception(exc)

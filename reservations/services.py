@@ -290,8 +290,8 @@ def _with_active(reservation_id, action) -> StockReservation:
         if reservation.expires_at > now:
             return action(reservation, now)
         _expire_locked([reservation.pk], now)
-    # Raised after the block so the expiry itself commits.
-    raise ReservationExpired(reservation_id=str(reservation.pk))
+    # Raised after the block so the expiry itself commits (and, under an Idempotency-Key, is kept).
+    raise ReservationExpired(reservation_id=str(reservation.pk), keeps_changes=True)
 
 
 def confirm_reservation(*, reservation_id, user: AbstractBaseUser | None = None) -> StockReservation:
@@ -341,6 +341,26 @@ def extend_reservation(*, reservation_id, expires_in: int, user: AbstractBaseUse
         return reservation
 
     return _with_active(reservation_id, extend)
+
+
+def get_reservation(*, reservation_id: uuid.UUID | str) -> StockReservation:
+    """The reservation with its lines, as it stands now: one past ``expires_at`` is expired on the
+    spot (as confirm does), so a read never says ``active`` for a hold the sweep has not reached yet."""
+    reservation = StockReservation.objects.prefetch_related("lines").filter(pk=reservation_id).first()
+    if reservation is None:
+        raise NotFound(f"Unknown reservation {reservation_id}.", reservation_id=str(reservation_id))
+    now = timezone.now()
+    if reservation.status != ReservationStatus.ACTIVE or reservation.expires_at > now:
+        return reservation
+    with transaction.atomic():
+        # The status condition is re-checked under the lock: a confirm or the sweep may have won.
+        overdue = list(
+            StockReservation.objects.filter(pk=reservation.pk, status=ReservationStatus.ACTIVE, expires_at__lte=now)
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        _expire_locked(overdue, now)
+    return StockReservation.objects.prefetch_related("lines").get(pk=reservation.pk)
 
 
 def expire_reservations(*, batch_size: int = SWEEP_BATCH, now: datetime | None = None) -> int:

@@ -8,7 +8,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inventory.exceptions import NotFound
 from inventory.idempotency import idempotent
 from inventory.metrics import RESERVATION_LATENCY
 from inventory.views import IDEMPOTENCY_PARAM
@@ -54,10 +53,7 @@ class ReservationDetailView(APIView):
 
     @extend_schema(responses={200: ReservationOutput, **error_responses(404)})
     def get(self, request: Request, reservation_id) -> Response:
-        reservation = StockReservation.objects.prefetch_related("lines").filter(pk=reservation_id).first()
-        if reservation is None:
-            raise NotFound(f"Unknown reservation {reservation_id}.")
-        return _render(reservation)
+        return _render(services.get_reservation(reservation_id=reservation_id))
 
 
 class _StatusChangeView(APIView):
