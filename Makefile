@@ -34,10 +34,12 @@ serve: $(VENV)/.installed
 ## bench: benchmarks on a fresh PostgreSQL database (DATABASE_URL, default .../inventory_bench) and Redis
 ## (REDIS_URL, default db 3) against the serve stack it starts; BENCH_ONLY=a,b and BENCH_DURATION=s for a quick run
 bench: $(VENV)/.installed
+	scripts/ensure-tools bench
 	WEB_WORKERS=$(WEB_WORKERS) $(PY) bench/run.py
 
 ## test: run the test suite against PostgreSQL and Redis (defaults: the local ones)
 test: $(VENV)/.installed
+	scripts/ensure-tools test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## lint: ruff, formatting, and migrations that were forgotten
