@@ -65,6 +65,11 @@ class Product(TimeStamped):
         return f"{self.sku} – {self.name}"
 
 
+def default_reorder_point() -> int:
+    """A new item's reorder point: ``LOW_STOCK_THRESHOLD`` (read when the item is created)."""
+    return settings.LOW_STOCK_THRESHOLD
+
+
 class InventoryItem(models.Model):
     """Stock of one product in one warehouse: on hand = available (sellable) + reserved (held)."""
 
@@ -79,7 +84,7 @@ class InventoryItem(models.Model):
         db_persist=True,
     )
 
-    reorder_point = models.IntegerField(default=10)
+    reorder_point = models.IntegerField(default=default_reorder_point)
     reorder_quantity = models.IntegerField(default=100)
     max_stock_level = models.IntegerField(default=1000)
 
