@@ -37,10 +37,13 @@ bench: $(VENV)/.installed
 	scripts/ensure-tools bench
 	WEB_WORKERS=$(WEB_WORKERS) $(PY) bench/run.py
 
-## test: run the test suite against PostgreSQL and Redis (defaults: the local ones)
+## test: run the test suite against PostgreSQL and Redis (defaults: the local ones), then tests/embedded
+## on the embedded default of `make run` (SQLite, in-process cache and layer; ignores DATABASE_URL/REDIS_URL).
+## Exit status 5 of the second run (a PYTEST_ARGS -k that selects none of tests/embedded) is not a failure.
 test: $(VENV)/.installed
 	scripts/ensure-tools test
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --ds=inventory_site.settings_test_embedded tests/embedded $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 ## lint: ruff, formatting, and migrations that were forgotten
 lint: $(VENV)/.installed

@@ -1,11 +1,17 @@
-"""Shared fixtures. The suite runs on the real PostgreSQL and Redis (see settings_test)."""
+"""Shared fixtures. The suite runs on the real PostgreSQL and Redis (see settings_test).
+
+The embedded run (``--ds=inventory_site.settings_test_embedded``, the second half of ``make test``)
+collects only ``tests/embedded``, on SQLite; the PostgreSQL run never collects it.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from django.apps import apps as django_apps
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
@@ -16,6 +22,20 @@ from inventory.roles import STOREFRONT_GROUP, WAREHOUSE_GROUP, sync_roles
 from tests.factories import UserFactory
 
 _skipped: list[str] = []
+
+EMBEDDED_RUN = bool(getattr(settings, "EMBEDDED_TEST_RUN", False))
+_EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    # Each run collects only its own tests, whatever paths it is given.
+    path = collection_path.resolve()
+    inside = path == _EMBEDDED_DIR or _EMBEDDED_DIR in path.parents
+    if EMBEDDED_RUN:
+        # Everything else under tests/ (test packages and modules); tests/embedded and its parents stay.
+        elsewhere = _EMBEDDED_DIR.parent in path.parents and not inside
+        return True if elsewhere and (path.is_dir() or path.name.startswith("test_")) else None
+    return True if inside else None
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -39,7 +59,10 @@ def _fresh_cache():
 @pytest.fixture(autouse=True, scope="session")
 def _require_postgres(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        assert connection.vendor == "postgresql", "the test suite runs on PostgreSQL (set DATABASE_URL)"
+        if EMBEDDED_RUN:
+            assert connection.vendor == "sqlite", "the embedded run tests the SQLite default"
+        else:
+            assert connection.vendor == "postgresql", "the test suite runs on PostgreSQL (set DATABASE_URL)"
 
 
 def _user_in(group_name: str, **kwargs):
