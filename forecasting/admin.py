@@ -1,17 +1,22 @@
-"""Reorder suggestions in the back office: read-only, most urgent first, exportable as CSV."""
+"""Reorder suggestions in the back office: read-only, most urgent first, exportable as CSV, refreshable now."""
 
 from __future__ import annotations
 
 import csv
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
-from django.db.models import F
-from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.db.models import F, Max, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.defaultfilters import date as format_date
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_POST
 
 from forecasting.models import DemandForecast
+from forecasting.services import refresh_forecasts
 
 CSV_COLUMNS = (
     "sku",
@@ -80,6 +85,35 @@ class DemandForecastAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: DemandForecast | None = None) -> bool:
         return False
 
+    def has_refresh_permission(self, request: HttpRequest) -> bool:
+        """Recomputing the forecasts: the model's "change" permission (the warehouse role has it).
+
+        ``has_change_permission`` is always False because the rows are never edited by hand.
+        """
+        return request.user.has_perm(f"{self.opts.app_label}.{get_permission_codename('change', self.opts)}")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DemandForecast]:
+        # A suggestion is something to order: items with enough stock would only bury the urgent ones.
+        return super().get_queryset(request).filter(recommended_order_quantity__gt=0)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        can_refresh = self.has_refresh_permission(request)
+        computed_at = DemandForecast.objects.aggregate(latest=Max("computed_at"))["latest"]
+        if computed_at is None:
+            subtitle = "No forecasts computed yet (they run nightly)."
+            if can_refresh:
+                subtitle += " Refresh now computes them."
+        else:
+            when = format_date(timezone.localtime(computed_at), "Y-m-d H:i T")
+            subtitle = f"Forecasts computed {when}."
+        context = {
+            "title": "Items to reorder, most urgent first",
+            "subtitle": subtitle,
+            "can_refresh": can_refresh,
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
+
     def get_urls(self) -> list:
         return [
             path(
@@ -87,8 +121,30 @@ class DemandForecastAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.export_csv_view),
                 name="forecasting_demandforecast_export",
             ),
+            path(
+                "refresh/",
+                self.admin_site.admin_view(self.refresh_view),
+                name="forecasting_demandforecast_refresh",
+            ),
             *super().get_urls(),
         ]
+
+    @method_decorator(require_POST)
+    def refresh_view(self, request: HttpRequest) -> HttpResponse:
+        """Recompute every item's forecast now, as the nightly task does, then back to the list."""
+        if not self.has_refresh_permission(request):
+            raise PermissionDenied
+        refreshed = refresh_forecasts()
+        to_order = self.get_queryset(request).count()
+        self.message_user(
+            request,
+            f"Reorder suggestions refreshed for {refreshed} item(s); {to_order} have something to order.",
+            messages.SUCCESS,
+        )
+        # Back to the list as it was filtered: the form posts the list's query string along.
+        query = request.GET.urlencode()
+        changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        return HttpResponseRedirect(f"{changelist}?{query}" if query else changelist)
 
     def export_csv_view(self, request: HttpRequest) -> HttpResponse:
         """The changelist as CSV: same filters, search and ordering as the page it was linked from."""

@@ -6,19 +6,26 @@ forms, which call the services, so every change lands in the ledger under their 
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path, reverse, reverse_lazy
 from django.utils.html import format_html, format_html_join
 
-from inventory import alerts, events, services
-from inventory.exceptions import DomainError
+from inventory import alerts, catalog, services
+from inventory.exceptions import DomainError, QuantityMismatch
 from inventory.forms import AdjustStockForm, RecordCountForm
 from inventory.models import Category, InventoryItem, InventoryTransaction, LowStockAlert, Product, Warehouse
+
+# Site-wide admin settings. "View site": the service has no public site; its front page is the ops
+# live page. The index adds links to it and to the API docs (inventory/templates/admin/site_index.html;
+# named apart because django.contrib.admin's own admin/index.html is found first).
+admin.site.site_url = reverse_lazy("ops")
+admin.site.index_template = "admin/site_index.html"
 
 QUANTITY_FIELDS = ("available_quantity", "reserved_quantity", "total_quantity")
 RECENT_LEDGER_ROWS = 15
@@ -43,6 +50,12 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "category")
     search_fields = ("sku", "name", "barcode")
     list_select_related = ("category",)
+
+    def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
+        if change:
+            catalog.update_product(product_id=obj.pk, changes={f: form.cleaned_data[f] for f in form.changed_data})
+        else:
+            obj.pk = catalog.create_product(fields={f: form.cleaned_data[f] for f in form.fields}).pk
 
 
 class LowStockFilter(admin.SimpleListFilter):
@@ -147,13 +160,11 @@ class InventoryItemAdmin(admin.ModelAdmin):
         return False  # stock rows carry history; zero them with a count instead
 
     def save_model(self, request: HttpRequest, obj: InventoryItem, form, change: bool) -> None:
-        # Settings only (quantities are read-only here); the version bump keeps cached reads in order.
+        # Settings only: quantities are read-only here and change through the stock forms.
         if change:
-            obj.version = F("version") + 1
-        super().save_model(request, obj, form, change)
-        obj.refresh_from_db()
-        alerts.sync_low_stock_alerts([obj])  # a new reorder point may raise or resolve an alert
-        events.stock_changed([obj.pk])
+            services.update_item_settings(item_id=obj.pk, changes={f: form.cleaned_data[f] for f in form.changed_data})
+        else:
+            services.create_item(item=obj)
 
     def get_urls(self) -> list:
         view = self.admin_site.admin_view
@@ -173,8 +184,12 @@ class InventoryItemAdmin(admin.ModelAdmin):
             if form.is_valid():
                 try:
                     message = apply(item, form.cleaned_data, request.user)
+                except QuantityMismatch as exc:
+                    form = self._against_current_on_hand(form_class, request, exc.data["actual_quantity"])
+                    item.refresh_from_db(fields=QUANTITY_FIELDS)
                 except DomainError as exc:
                     form.add_error(None, exc.detail)
+                    item.refresh_from_db(fields=QUANTITY_FIELDS)  # show the figures the refusal is about
                 else:
                     self.message_user(request, message, messages.SUCCESS)
                     return HttpResponseRedirect(change_url)
@@ -190,6 +205,25 @@ class InventoryItemAdmin(admin.ModelAdmin):
             "has_view_permission": True,
         }
         return TemplateResponse(request, "admin/inventory/inventoryitem/stock_form.html", context)
+
+    @staticmethod
+    def _against_current_on_hand(form_class: type, request: HttpRequest, on_hand: int) -> forms.Form:
+        """The posted form again, now expecting ``on_hand``: saving it again records the count against it.
+
+        Stock moved while the person counted. Keeping the stale expected quantity would refuse every
+        later save (a dead end); expecting the current on-hand lets them check and confirm, and the
+        service still refuses if stock moves yet again.
+        """
+        data = request.POST.copy()
+        data["expected_quantity"] = str(on_hand)
+        form = form_class(data)
+        form.is_valid()  # cleaned again so the typed values and field errors show as before
+        form.add_error(
+            None,
+            f"Stock moved since you opened this form: now {on_hand} on hand. "
+            f"Check your count and save again to record it against {on_hand}.",
+        )
+        return form
 
     def adjust_view(self, request: HttpRequest, item_id: int) -> HttpResponse:
         def apply(item: InventoryItem, data: dict, user) -> str:
@@ -269,8 +303,9 @@ class LowStockAlertAdmin(admin.ModelAdmin):
         "id",
         "sku",
         "warehouse",
+        "available_now",
+        "reorder_point_now",
         "current_quantity",
-        "reorder_point",
         "status",
         "created_at",
         "acknowledged_by",
@@ -290,6 +325,14 @@ class LowStockAlertAdmin(admin.ModelAdmin):
     @admin.display(description="Warehouse", ordering="item__warehouse__code")
     def warehouse(self, obj: LowStockAlert) -> str:
         return obj.item.warehouse.code
+
+    @admin.display(description="Available now", ordering="item__available_quantity")
+    def available_now(self, obj: LowStockAlert) -> int:
+        return obj.item.available_quantity
+
+    @admin.display(description="Reorder point", ordering="item__reorder_point")
+    def reorder_point_now(self, obj: LowStockAlert) -> int:
+        return obj.item.reorder_point
 
     @admin.action(description="Acknowledge selected low-stock alerts", permissions=["change"])
     def acknowledge(self, request: HttpRequest, queryset: QuerySet) -> None:

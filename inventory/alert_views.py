@@ -25,6 +25,11 @@ class LowStockAlertSerializer(serializers.ModelSerializer):
     sku = serializers.CharField(source="item.product.sku")
     warehouse_id = serializers.IntegerField(source="item.warehouse_id")
     acknowledged_by = serializers.IntegerField(source="acknowledged_by_id", allow_null=True)
+    # Live values from the item (an alert raised at 6 that now has 8 says 8); the raise-time ones follow.
+    current_quantity = serializers.IntegerField(source="item.available_quantity")
+    reorder_point = serializers.IntegerField(source="item.reorder_point")
+    quantity_when_raised = serializers.IntegerField(source="current_quantity")
+    reorder_point_when_raised = serializers.IntegerField(source="reorder_point")
 
     class Meta:
         model = LowStockAlert
@@ -37,6 +42,8 @@ class LowStockAlertSerializer(serializers.ModelSerializer):
             "warehouse_id",
             "current_quantity",
             "reorder_point",
+            "quantity_when_raised",
+            "reorder_point_when_raised",
             "created_at",
             "acknowledged_by",
             "acknowledged_at",

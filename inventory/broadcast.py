@@ -191,8 +191,8 @@ def alert_payload(alert: LowStockAlert) -> dict[str, Any]:
         "product_id": item.product_id,
         "sku": item.product.sku,
         "warehouse_id": item.warehouse_id,
-        "current_quantity": alert.current_quantity,
-        "reorder_point": alert.reorder_point,
+        "current_quantity": item.available_quantity,  # live, as the alert list shows it
+        "reorder_point": item.reorder_point,
         "alert_id": alert.pk,
     }
 

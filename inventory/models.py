@@ -250,8 +250,13 @@ class LowStockAlert(models.Model):
     """
 
     item = models.ForeignKey(InventoryItem, on_delete=models.PROTECT, related_name="low_stock_alerts")
-    current_quantity = models.IntegerField(help_text="Available quantity when the alert was raised.")
-    reorder_point = models.IntegerField(help_text="The item's reorder point when the alert was raised.")
+    # The seed's column names; both hold the values at raise time (lists show the item's live ones).
+    current_quantity = models.IntegerField(
+        "quantity when raised", help_text="Available quantity when the alert was raised."
+    )
+    reorder_point = models.IntegerField(
+        "reorder point when raised", help_text="The item's reorder point when the alert was raised."
+    )
     status = models.CharField(max_length=20, choices=AlertStatus.choices, default=AlertStatus.OPEN)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     acknowledged_by = models.ForeignKey(

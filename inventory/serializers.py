@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from rest_framework import serializers
 
-from inventory.models import Category, InventoryTransaction, Product, TransactionType, Warehouse
+from inventory.models import InventoryTransaction, Product, TransactionType, Warehouse
 from inventory.services import ADJUSTABLE_TYPES, INBOUND_ONLY, MAX_QUANTITY, OUTBOUND_ONLY
 
 
@@ -248,16 +247,9 @@ class ProductSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("Another product has this barcode.")
         return value
 
-    def _with_category(self, validated: dict) -> dict:
-        if "category" in validated:
-            name = (validated.pop("category") or {}).get("name")
-            validated["category"] = Category.objects.get_or_create(name=name.strip())[0] if name else None
-        return validated
-
-    @transaction.atomic
-    def create(self, validated_data: dict) -> Product:
-        return super().create(self._with_category(validated_data))
-
-    @transaction.atomic
-    def update(self, instance: Product, validated_data: dict) -> Product:
-        return super().update(instance, self._with_category(validated_data))
+    def product_fields(self) -> dict:
+        """The validated fields for ``inventory.catalog``; ``category`` is given by name (blank: none)."""
+        fields = dict(self.validated_data)
+        if "category" in fields:
+            fields["category"] = ((fields.pop("category") or {}).get("name") or "").strip() or None
+        return fields

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inventory import events, services, stock_cache
+from inventory import catalog, services, stock_cache
 from inventory.exceptions import NotFound, ProtectedObject
 from inventory.idempotency import idempotent
 from inventory.models import InventoryItem, InventoryTransaction, Product, Warehouse
@@ -97,9 +97,13 @@ class ProductViewSet(ProtectedDeleteMixin, viewsets.ModelViewSet):
     filterset_fields = ["sku", "is_active"]
     search_fields = ["sku", "name", "barcode"]
 
+    def perform_create(self, serializer: ProductSerializer) -> None:
+        serializer.instance = catalog.create_product(fields=serializer.product_fields())
+
     def perform_update(self, serializer: ProductSerializer) -> None:
-        product = serializer.save()
-        events.products_changed([product.pk])  # the SKU is part of every cached item
+        serializer.instance = catalog.update_product(
+            product_id=serializer.instance.pk, changes=serializer.product_fields()
+        )
 
 
 class ProductStockView(APIView):
@@ -202,13 +206,15 @@ class BarcodeView(APIView):
 
     @extend_schema(responses={200: ProductStockSerializer, **error_responses(404)})
     def get(self, request: Request, barcode: str) -> Response:
-        product_id = Product.objects.filter(barcode=barcode).values_list("pk", flat=True).first()
-        if product_id is not None:
-            return Response(_product_stock(product_id))
-        item = InventoryItem.objects.filter(barcode=barcode).values("product_id", "warehouse_id").first()
-        if item is None:
-            raise NotFound(f"No product or item has barcode {barcode!r}.", barcode=barcode)
-        return Response(_product_stock(item["product_id"], item["warehouse_id"]))
+        # PostgreSQL refuses NUL in a text parameter, so no stored barcode holds one: unknown, not a 500.
+        if "\x00" not in barcode:
+            product_id = Product.objects.filter(barcode=barcode).values_list("pk", flat=True).first()
+            if product_id is not None:
+                return Response(_product_stock(product_id))
+            item = InventoryItem.objects.filter(barcode=barcode).values("product_id", "warehouse_id").first()
+            if item is not None:
+                return Response(_product_stock(item["product_id"], item["warehouse_id"]))
+        raise NotFound(f"No product or item has barcode {barcode!r}.", barcode=barcode)
 
 
 class LowStockView(GenericAPIView):

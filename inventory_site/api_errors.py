@@ -2,13 +2,19 @@
 
 Domain errors carry their own code and status; DRF's errors get stable codes here; database
 conflicts that slip past validation (a race on a unique value, a protected delete) become 409.
+Errors Django answers itself (unknown paths, DEBUG pages) get a body from ``status_error_body``
+through ``inventory_site.middleware.ApiJsonErrorsMiddleware``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, JsonResponse
@@ -52,6 +58,41 @@ def error_body(code: str, detail: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "detail": detail, **extra}
 
 
+API_PREFIX = "/api/"
+SERVER_ERROR_DETAIL = "Something went wrong on our side; it has been logged."
+
+# The body of an error that carries nothing but its status (Django's own 404/405/400/500 pages).
+_STATUS_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("malformed_request", "The request could not be understood."),
+    401: ("not_authenticated", "Authentication credentials were not provided."),
+    403: ("permission_denied", "You do not have permission to perform this action."),
+    404: ("not_found", "No endpoint at {path}."),
+    405: ("method_not_allowed", "Method {method} is not allowed at {path}."),
+    406: ("not_acceptable", "No representation of this resource matches the Accept header."),
+    413: ("payload_too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "Unsupported media type; send application/json."),
+    429: ("throttled", "Too many requests; retry later."),
+    500: ("server_error", SERVER_ERROR_DETAIL),
+}
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    """Whether the request is under ``/api/``, where every answer follows the JSON contract."""
+    return request.path_info.startswith(API_PREFIX)
+
+
+def status_error_body(request: HttpRequest, status_code: int) -> dict[str, Any]:
+    """The JSON error body for a bare status, e.g. ``{"code": "not_found", "detail": "No endpoint at /x."}``."""
+    if status_code in _STATUS_ERRORS:
+        code, detail = _STATUS_ERRORS[status_code]
+        return error_body(code, detail.format(path=request.path, method=request.method))
+    try:
+        phrase = HTTPStatus(status_code).phrase
+    except ValueError:
+        phrase = "Server error" if status_code >= 500 else "Request refused"
+    return error_body(re.sub(r"[^a-z0-9]+", "_", phrase.lower()).strip("_"), f"{phrase}.")
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         set_rollback()
@@ -62,6 +103,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(error_body("invalid", detail, errors=errors), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, RequestDataTooBig):
+        # Raised when the body is first read; Django alone would answer an HTML 400.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            error_body("payload_too_large", f"The request body is larger than the limit of {limit} bytes."),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, ProtectedError | RestrictedError):
         set_rollback()
         return Response(
@@ -91,18 +139,16 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None):
     """404 for unknown URLs: JSON under /api/ (the storefront's contract), Django's page elsewhere."""
-    if request.path.startswith(("/api/", "/health")):
-        return JsonResponse(error_body("not_found", f"No endpoint at {request.path}."), status=404)
+    if is_api_request(request) or request.path_info.startswith("/health"):
+        return JsonResponse(status_error_body(request, 404), status=404)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
 
 
 def json_server_error(request: HttpRequest):
-    if request.path.startswith("/api/"):
-        return JsonResponse(
-            error_body("server_error", "Something went wrong on our side; it has been logged."), status=500
-        )
+    if is_api_request(request):
+        return JsonResponse(status_error_body(request, 500), status=500)
     from django.views.defaults import server_error
 
     return server_error(request)

@@ -15,6 +15,8 @@ class LineInput(serializers.Serializer):
     product_id = serializers.IntegerField(**ID_FIELD)
     warehouse_id = serializers.IntegerField(required=False, allow_null=True, **ID_FIELD)
     quantity = Quantity(min_value=1)
+    # Free-form; what jsonb cannot store (NUL, lone surrogates, 1e400, deep nesting) is refused for every
+    # key and value when the body is parsed (inventory_site.parsers), so no field here needs to look.
     product_attributes = serializers.DictField(required=False, default=dict)
 
 

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from inventory.exceptions import DomainError
+from inventory.forms import WholeNumberField
 from inventory.services import MAX_QUANTITY
 from transfers import services
 from transfers.models import Transfer
@@ -51,7 +52,8 @@ class CreateRefused(Exception):
 class NewTransferForm(forms.ModelForm):
     """Validates the input only (writes nothing); ``TransferAdmin.save_model`` creates through the service."""
 
-    quantity = forms.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    # Typed by a person: "1.000" is refused instead of being read as 1 (see inventory.forms).
+    quantity = WholeNumberField(min_value=1, max_value=MAX_QUANTITY)
     refusal: str | None = None
 
     class Meta:

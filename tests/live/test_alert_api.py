@@ -79,6 +79,8 @@ def test_any_role_lists_alerts_newest_first_with_filters(storefront_api, three_a
         "warehouse_id": item.warehouse_id,
         "current_quantity": 3,
         "reorder_point": 10,
+        "quantity_when_raised": 3,
+        "reorder_point_when_raised": 10,
         "created_at": row["created_at"],
         "acknowledged_by": None,
         "acknowledged_at": None,
@@ -190,3 +192,20 @@ def test_the_ops_page_lists_the_warehouses_and_loads_its_script(staff_client):
     assert 'data-state="connecting"' in text and "/static/inventory/ops.js" in text
     assert finders.find("inventory/ops.js")
     assert api_for().get("/static/inventory/ops.js").status_code == 200
+
+
+def test_alert_lists_show_the_live_quantity_and_keep_the_raise_time_one(storefront_api, admin_client):
+    item = stocked_item(20, reorder_point=10)
+    services.adjust_stock(product_id=item.product_id, warehouse_id=item.warehouse_id, quantity_change=-14)
+    alert = LowStockAlert.objects.get(item=item)
+    # Still at or below the point, so the alert stays open while the quantity moves.
+    services.adjust_stock(product_id=item.product_id, warehouse_id=item.warehouse_id, quantity_change=2)
+    services.set_stock_count(
+        product_id=item.product_id, warehouse_id=item.warehouse_id, counted_quantity=9, item_settings={}
+    )
+    row = next(r for r in storefront_api.get(LIST_URL).json()["results"] if r["id"] == alert.pk)
+    assert (row["status"], row["current_quantity"], row["quantity_when_raised"]) == ("open", 9, 6)
+    page = admin_client.get("/admin/inventory/lowstockalert/").content.decode()
+    assert "Available now" in page and "Quantity when raised" in page
+    assert '<td class="field-available_now">9</td>' in page
+    assert '<td class="field-current_quantity">6</td>' in page

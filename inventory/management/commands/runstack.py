@@ -1,17 +1,55 @@
 """Run the ASGI server and a Celery worker with embedded beat in the foreground (``make run``, ``make serve``,
-and docker-compose's ``web`` with ``--web-only``)."""
+and docker-compose's ``web`` with ``--web-only``).
+
+Once both are up, the admin login is printed last (``ensure_admin.admin_login_line``): the generated
+password while it still works, otherwise how to reset it.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
+from celery.signals import worker_ready
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import connections
+
+from inventory.management.commands.ensure_admin import admin_login_line, browsable_host
+
+# Straight to the local server, whatever HTTP(S)_PROXY says.
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+WORKER_READY_ENV = "RUNSTACK_WORKER_READY_FILE"
+# Seconds after the web server is up to wait for the worker before printing the admin line anyway.
+WORKER_READY_WAIT = 60.0
+
+
+@worker_ready.connect
+def _mark_worker_ready(**_: object) -> None:
+    """In the Celery worker (runstack passes this module to ``-I``): tells runstack the worker is up."""
+    if path := os.environ.get(WORKER_READY_ENV):
+        with contextlib.suppress(OSError):
+            Path(path).touch()
+
+
+def answers_health(*, host: str, port: int) -> bool:
+    """True once the web server answers ``GET /health`` (any status: a 503 is an answer too)."""
+    try:
+        with _LOCAL.open(f"http://{browsable_host(host)}:{port}/health", timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
 
 
 class Command(BaseCommand):
@@ -37,9 +75,14 @@ class Command(BaseCommand):
         if quiet:
             web += ["--no-access-log", "--log-level", "warning"]
         worker = [python, "-m", "celery", "-A", "inventory_site", "worker", "-B", "-c", str(celery_concurrency)]
-        worker += ["-l", "warning" if quiet else "info"]
+        worker += ["-l", "warning" if quiet else "info", "-I", __name__]
         commands = {"web": web} if options["web_only"] else {"web": web, "worker": worker}
-        processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        # The admin line is printed after the start-up logs of both servers: the worker marks this file when up.
+        ready_dir = Path(tempfile.mkdtemp(prefix="runstack-"))
+        worker_env = {**os.environ, WORKER_READY_ENV: str(ready_dir / "worker-ready")}
+        processes = {
+            name: subprocess.Popen(cmd, env=worker_env if name == "worker" else None) for name, cmd in commands.items()
+        }
         self.stdout.write(f"Serving on http://{host}:{port}/ (admin at /admin/). Ctrl-C stops everything.")
         stopping = False
 
@@ -50,13 +93,30 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         exit_code = 0
+        web_up_at: float | None = None
+        announced = False
         while not stopping:
             for name, process in processes.items():
                 if process.poll() is not None:
                     self.stderr.write(f"{name} exited with status {process.returncode}; stopping the rest.")
                     exit_code = process.returncode or 1
                     stopping = True
+            if not (stopping or announced):
+                if web_up_at is None and answers_health(host=host, port=port):
+                    web_up_at = time.monotonic()
+                worker_up = (
+                    "worker" not in processes
+                    or (ready_dir / "worker-ready").exists()
+                    or (web_up_at is not None and time.monotonic() - web_up_at > WORKER_READY_WAIT)
+                )
+                if web_up_at is not None and worker_up:
+                    # Last, once both are up: printed earlier it would scroll away in the start-up logs.
+                    announced = True
+                    self.stdout.write(admin_login_line(host=host, port=port))
+                    self.stdout.flush()
+                    connections.close_all()  # this process needs no database connection while it waits
             time.sleep(0.3)
+        shutil.rmtree(ready_dir, ignore_errors=True)
         for process in processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)

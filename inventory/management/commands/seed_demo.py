@@ -1,4 +1,4 @@
-"""Demo data: warehouses, categories, ~50 products with 90 days of ledger history. Idempotent."""
+"""Demo data: warehouses, categories, ~50 products with 90 days of ledger history, and their forecasts. Idempotent."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from forecasting.models import DemandForecast
+from forecasting.services import refresh_forecasts
 from inventory.models import Category, InventoryItem, Product, TransactionType, Warehouse
 from inventory.services import LedgerDetails, Movement, apply_movements
 
@@ -38,7 +40,7 @@ def ean13(number: int) -> str:
 
 
 class Command(BaseCommand):
-    help = "Create demo warehouses, products and 90 days of stock history (safe to run again)."
+    help = "Create demo warehouses, products, 90 days of stock history and their reorder suggestions (safe to rerun)."
 
     def handle(self, *args, **options) -> None:
         rng = random.Random(20261121)
@@ -52,7 +54,11 @@ class Command(BaseCommand):
             products = self._products(rng)
             new_items = self._new_items(rng, products, warehouses)
         if not new_items:
-            self.stdout.write("Demo data already present; nothing to do.")
+            if InventoryItem.objects.filter(demand_forecast__isnull=True).exists():
+                # Seeded before forecasts were part of the seed: the suggestions would stay empty until night.
+                self.stdout.write(f"Demo data already present. {self._forecast()}")
+            else:
+                self.stdout.write("Demo data already present; nothing to do.")
             return
         self._history(rng, new_items)
         low = sum(1 for i in InventoryItem.objects.filter(pk__in=[i.pk for i in new_items]) if i.is_low_stock)
@@ -60,6 +66,14 @@ class Command(BaseCommand):
             f"Demo data: {len(warehouses)} warehouses, {len(products)} products, "
             f"{len(new_items)} new stock rows ({low} at or below their reorder point)."
         )
+        self.stdout.write(self._forecast())
+
+    @staticmethod
+    def _forecast() -> str:
+        """Store every item's forecast now, as the nightly task does, so reorder suggestions show at once."""
+        refreshed = refresh_forecasts()
+        to_order = DemandForecast.objects.filter(recommended_order_quantity__gt=0).count()
+        return f"Reorder suggestions computed for {refreshed} items ({to_order} with something to order)."
 
     def _products(self, rng: random.Random) -> list[Product]:
         names = [
