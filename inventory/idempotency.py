@@ -59,8 +59,8 @@ def idempotent(handler):
         if key is None:
             return handler(view, request, *args, **kwargs)
         key = key.strip()
-        if not key or len(key) > MAX_KEY_LENGTH:
-            raise InvalidInput(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.", field=HEADER)
+        if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise InvalidInput(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.", field=HEADER)
         fingerprint = _fingerprint(request)
         cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
         with transaction.atomic():

@@ -18,6 +18,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -85,7 +86,8 @@ def status_error_body(request: HttpRequest, status_code: int) -> dict[str, Any]:
     """The JSON error body for a bare status, e.g. ``{"code": "not_found", "detail": "No endpoint at /x."}``."""
     if status_code in _STATUS_ERRORS:
         code, detail = _STATUS_ERRORS[status_code]
-        return error_body(code, detail.format(path=request.path, method=request.method))
+        detail = detail.format(path=request.path, method=request.method)
+        return error_body(code, detail + (slash_hint(request) if status_code == 404 else ""))
     try:
         phrase = HTTPStatus(status_code).phrase
     except ValueError:
@@ -152,3 +154,14 @@ def json_server_error(request: HttpRequest):
     from django.views.defaults import server_error
 
     return server_error(request)
+
+
+def slash_hint(request: HttpRequest) -> str:
+    """`` Did you mean /path/?`` when the path with a trailing slash exists, else ``""``."""
+    if request.path_info.endswith("/"):
+        return ""
+    try:
+        resolve(request.path_info + "/")
+    except Resolver404:
+        return ""
+    return f" Did you mean {request.path}/?"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.middleware.common import CommonMiddleware as DjangoCommonMiddleware
 from django.utils.deprecation import MiddlewareMixin
 from rest_framework.response import Response
 
@@ -33,10 +34,22 @@ class ApiJsonErrorsMiddleware(MiddlewareMixin):
             if not header.lower().startswith("content-"):  # Allow, WWW-Authenticate, Vary, CORS ... stay
                 replacement[header] = value
         replacement.cookies = response.cookies
-        response.close()
+        # Not response.close(): it sends request_finished, which would close this request's database
+        # connection mid-request (and under the test client, inside the test's transaction).
         return replacement
 
 
 def _is_json(response: HttpResponseBase) -> bool:
     media_type = response.get("Content-Type", "").split(";")[0].strip().lower()
     return media_type == "application/json" or media_type.endswith("+json")
+
+
+class CommonMiddleware(DjangoCommonMiddleware):
+    """Django's, without the trailing-slash redirect under ``/api/``.
+
+    A redirect drops a POST's body (and under DEBUG Django raises instead, a 500); API clients get a
+    JSON 404 that names the right path instead (``json_not_found``).
+    """
+
+    def should_redirect_with_slash(self, request: HttpRequest) -> bool:
+        return not is_api_request(request) and super().should_redirect_with_slash(request)

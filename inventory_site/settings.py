@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "django_prometheus",
     "inventory",
@@ -67,15 +68,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First and last: django-prometheus times the whole stack (see inventory/metrics.py).
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "inventory_site.middleware.ApiJsonErrorsMiddleware",  # outermost: sees every other middleware's errors
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "inventory_site.middleware.CommonMiddleware",  # Django's, minus the slash redirect under /api/
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "inventory_site.db_outage.DatabaseOutageMiddleware",  # innermost: its process_exception runs first
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -130,7 +133,10 @@ def _database() -> dict:
             # Under ASGI every request runs in a fresh thread, so a persistent per-thread connection
             # would leak (Django #33497): with the pool (the default) connections go back to it instead.
             conn_max_age=0 if pool_size else env_int("DB_CONN_MAX_AGE", 0, minimum=0),
-            conn_health_checks=not pool_size,
+            # With the pool, Django turns this into psycopg_pool's check=ConnectionPool.check_connection:
+            # every connection is tested as it is handed out, so one killed by a PostgreSQL restart is
+            # replaced instead of failing a request. Without it, a kept connection is tested per request.
+            conn_health_checks=True,
         )
     except Exception as exc:  # dj_database_url raises several types for a bad URL
         fail("DATABASE_URL", f"is not a valid database URL ({exc})")
@@ -138,7 +144,15 @@ def _database() -> dict:
         fail("DATABASE_URL", "has an unsupported scheme")
     if pool_size and config["ENGINE"].endswith("postgresql"):
         # timeout: how long a request waits for a free connection (or for a database that is down).
-        config.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": pool_size, "timeout": 3}
+        # reconnect_timeout: how long the pool retries a failed connect, with backoff (1 s, 2 s, ...), before
+        # it gives up and connects again on demand. The default (5 min) lets the delays grow past `timeout`
+        # during an outage, so requests would keep failing for a while after the database is back.
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": pool_size,
+            "timeout": 3,
+            "reconnect_timeout": 3,
+        }
     return config
 
 
@@ -265,7 +279,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's parser plus: too-deep bodies, NUL and lone surrogates are 400s, not 500s (see the module).
+    "DEFAULT_PARSER_CLASSES": ["inventory_site.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "inventory_site.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -282,4 +297,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI from drf-spectacular-sidecar's static files, not a CDN: the docs render offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }

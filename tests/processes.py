@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from django.conf import settings
@@ -64,3 +67,115 @@ def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.2, messa
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+# --- a PostgreSQL cluster of the test's own (fault tests stop and restart it) -------------------
+
+
+def postgres_bindir() -> Path:
+    """Directory of PostgreSQL's server binaries (initdb, pg_ctl): pg_config's, else the newest installed."""
+    try:
+        found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
+        if (Path(found) / "initdb").exists():
+            return Path(found)
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name), reverse=True
+    )
+    if not versions:
+        raise AssertionError("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    return versions[0].parent
+
+
+class OwnPostgres:
+    """A throw-away PostgreSQL cluster on 127.0.0.1:<port>, trust auth; only this object stops or kills it."""
+
+    def __init__(self, root: Path, port: int) -> None:
+        self.root, self.port = root, port
+        self.data, self.sockets, self.log = root / "data", root / "sockets", root / "postgres.log"
+        self.bindir = postgres_bindir()
+        # initdb refuses to run as root: the server runs as OS user postgres when we are root.
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def _run(self, *args: str) -> None:
+        done = subprocess.run([*self._as, *args], capture_output=True, text=True, timeout=120)
+        if done.returncode:
+            log = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise AssertionError(f"{Path(args[0]).name} {' '.join(args[-1:])} failed: {done.stderr}{done.stdout}{log}")
+
+    def init(self) -> None:
+        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync")
+
+    def _pg_ctl(self, *args: str) -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "-t", "60", *args)
+
+    def _server_args(self) -> list[str]:
+        # The log file also keeps the server's output off our pipes (run() would wait for it to close).
+        # fsync off: a test cluster needs no durability and starts and checkpoints faster without it.
+        options = f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+        return ["-l", str(self.log), "-o", options]
+
+    def start(self) -> None:
+        self._pg_ctl(*self._server_args(), "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._pg_ctl("-m", mode, "stop")
+
+    def restart(self, mode: str = "fast") -> None:
+        """``pg_ctl restart``: every open connection to the cluster dies, the server is back when it returns."""
+        self._pg_ctl("-m", mode, *self._server_args(), "restart")
+
+    def postmaster_pid(self) -> int | None:
+        """The running postmaster of this cluster (a stale pid file of a dead one does not count)."""
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+            # The pid may have been reused since a crash: only a process working in this data directory counts
+            # (the postmaster changes into it).
+            cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if cwd == self.data.resolve() else None
+
+    def kill(self) -> None:
+        """Last resort: SIGKILL the postmaster's process group (pg_ctl starts it as a session leader)."""
+        pid = self.postmaster_pid()
+        if pid is None:
+            return
+        try:
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def create_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+@contextmanager
+def own_postgres() -> Iterator[OwnPostgres]:
+    """Run a fresh PostgreSQL cluster for one test (module); stopped, killed if need be, and removed on exit."""
+    root = Path(tempfile.mkdtemp(prefix="own-postgres-"))
+    cluster = OwnPostgres(root, free_port())
+    try:
+        (root / "sockets").mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(root, "postgres", "postgres")
+            shutil.chown(root / "sockets", "postgres", "postgres")
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        if cluster.postmaster_pid() is not None:
+            with suppress(OSError, subprocess.SubprocessError):
+                cluster.stop("immediate")
+            cluster.kill()
+        shutil.rmtree(root, ignore_errors=True)

@@ -12,6 +12,8 @@ from django.urls import include, path
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
+from inventory.models import InventoryItem, Product
+from tests.factories import stocked_item
 from tests.processes import free_port, running, service_env, wait_until
 
 
@@ -147,3 +149,27 @@ def test_a_debug_server_answers_json_errors_under_the_api(tmp_path, storefront_u
         # Outside /api/ DEBUG keeps Django's page for developers.
         status, headers, _ = _request(port, "/nope")
         assert status == 404 and headers["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [True, False])
+def test_a_post_without_the_trailing_slash_is_a_json_404_naming_the_right_path(warehouse_api, debug):
+    with override_settings(DEBUG=debug):
+        response = warehouse_api.post("/api/v1/products", {"sku": "S-1", "name": "x"}, format="json")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "not_found"
+    assert "Did you mean /api/v1/products/?" in response.json()["detail"]
+    assert not Product.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_idempotency_key_with_a_control_character_is_a_400(warehouse_api):
+    item = stocked_item(5)
+    response = warehouse_api.post(
+        f"/api/v1/inventory/{item.product_id}/adjust",
+        {"warehouse_id": item.warehouse_id, "quantity_change": -1, "transaction_type": "adjustment"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="ab\x00cd",
+    )
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+    assert InventoryItem.objects.get(pk=item.pk).available_quantity == 5
