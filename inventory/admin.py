@@ -351,3 +351,7 @@ class LowStockAlertAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: LowStockAlert | None = None) -> bool:
         return False
+
+
+# Webhook endpoints and deliveries (their admin lives with the rest of inventory.webhooks).
+from inventory.webhooks import admin as _webhook_admin  # noqa: E402, F401

@@ -9,22 +9,21 @@ Two ways in, both set-based and safe to run at the same time:
   write path (a reorder point edited, a count).
 
 Both insert with ``ON CONFLICT DO NOTHING`` against the partial unique constraint (one open or
-acknowledged alert per item), so a race between them never raises an alert twice. Newly raised
-alerts are broadcast after commit.
+acknowledged alert per item), so a race between them never raises an alert twice. Raising and
+resolving write ``low_stock.raised`` / ``low_stock.resolved`` events in the same transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from inventory import broadcast
+from inventory import events
+from inventory.event_models import EventType
 from inventory.exceptions import InvalidState, NotFound
 from inventory.models import ACTIVE_ALERT_STATUSES, AlertStatus, InventoryItem, LowStockAlert
 
@@ -61,10 +60,76 @@ def _insert_alerts(rows: Sequence[tuple[int, int, int]], now: datetime) -> list[
     return ids
 
 
-def _broadcast_on_commit(alert_ids: Iterable[int]) -> None:
-    ids = tuple(sorted(alert_ids))
-    if ids:
-        transaction.on_commit(partial(broadcast.broadcast_alerts, ids))
+def alert_events(alert_ids: Iterable[int], event_type: str) -> list[events.NewEvent]:
+    """``low_stock.raised`` / ``low_stock.resolved`` for these alerts, with the item's live figures."""
+    ids = sorted(set(alert_ids))
+    if not ids:
+        return []
+    rows = (
+        LowStockAlert.objects.filter(pk__in=ids)
+        .order_by("pk")
+        .values(
+            "pk",
+            "status",
+            "item_id",
+            "item__product_id",
+            "item__warehouse_id",
+            "item__product__sku",
+            "item__available_quantity",
+            "item__reorder_point",
+            "current_quantity",
+            "reorder_point",
+        )
+    )
+    return [
+        events.NewEvent(
+            type=event_type,
+            product_id=row["item__product_id"],
+            warehouse_id=row["item__warehouse_id"],
+            item_id=row["item_id"],
+            data={
+                "alert_id": row["pk"],
+                "status": row["status"],
+                "item_id": row["item_id"],
+                "product_id": row["item__product_id"],
+                "sku": row["item__product__sku"],
+                "warehouse_id": row["item__warehouse_id"],
+                "current_quantity": row["item__available_quantity"],
+                "reorder_point": row["item__reorder_point"],
+                "quantity_when_raised": row["current_quantity"],
+                "reorder_point_when_raised": row["reorder_point"],
+            },
+        )
+        for row in rows
+    ]
+
+
+def _record(raised: Iterable[int], resolved: Iterable[int]) -> None:
+    events.record(
+        alert_events(raised, EventType.LOW_STOCK_RAISED) + alert_events(resolved, EventType.LOW_STOCK_RESOLVED)
+    )
+
+
+def _resolve(alert_ids_sql: str, params: list, now: datetime) -> list[int]:
+    """Resolve the active alerts the subquery names; returns the ids this statement resolved.
+
+    The status condition stays on the updated table itself, so of two concurrent resolvers (a scan
+    and the write path) only one resolves an alert: PostgreSQL re-checks it on the new row version.
+    """
+    table, (pk, status, resolved_at) = _quoted(LowStockAlert, "id", "status", "resolved_at")
+    active = ", ".join(["%s"] * len(ACTIVE_ALERT_STATUSES))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {status} = %s, {resolved_at} = %s "
+            f"WHERE {status} IN ({active}) AND {pk} IN ({alert_ids_sql}) RETURNING {pk}",
+            [
+                AlertStatus.RESOLVED.value,
+                connection.ops.adapt_datetimefield_value(now),
+                *(s.value for s in ACTIVE_ALERT_STATUSES),
+                *params,
+            ],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def sync_low_stock_alerts(items: Iterable[InventoryItem]) -> None:
@@ -87,17 +152,13 @@ def sync_low_stock_alerts(items: Iterable[InventoryItem]) -> None:
     )
     now = timezone.now()
     to_resolve = [alert_id for item_id, alert_id in active.items() if not by_id[item_id].is_low_stock]
-    if to_resolve:
-        LowStockAlert.objects.filter(pk__in=to_resolve, status__in=ACTIVE_ALERT_STATUSES).update(
-            status=AlertStatus.RESOLVED, resolved_at=now
-        )
+    resolved = _resolve(", ".join(["%s"] * len(to_resolve)), to_resolve, now) if to_resolve else []
     to_raise = sorted(
         (item.pk, item.available_quantity, item.reorder_point)
         for item in by_id.values()
         if item.is_low_stock and item.pk not in active
     )
-    if to_raise:
-        _broadcast_on_commit(_insert_alerts(to_raise, now))
+    _record(_insert_alerts(to_raise, now) if to_raise else [], resolved)
 
 
 @transaction.atomic
@@ -128,14 +189,14 @@ def scan_low_stock() -> tuple[int, int]:
             ],
         )
         raised = [row[0] for row in cursor.fetchall()]
-    # The status condition stays on the updated table itself, so a concurrent scan that resolved
-    # the same alert first makes this one skip it (PostgreSQL re-checks it on the new row version).
-    above = InventoryItem.objects.filter(available_quantity__gt=F("reorder_point")).values("pk")
-    resolved = LowStockAlert.objects.filter(status__in=ACTIVE_ALERT_STATUSES, item_id__in=above).update(
-        status=AlertStatus.RESOLVED, resolved_at=now
+    resolved = _resolve(
+        f"SELECT a.id FROM {alerts} a JOIN {items} i ON i.{item_pk} = a.{alert_item} "
+        f"WHERE i.{available} > i.{reorder_point}",
+        [],
+        now,
     )
-    _broadcast_on_commit(raised)
-    return len(raised), resolved
+    _record(raised, resolved)
+    return len(raised), len(resolved)
 
 
 @transaction.atomic

@@ -53,6 +53,12 @@ RESERVATION_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
+RELAY_LAG = Histogram(
+    "inventory_relay_lag_seconds",
+    "From an event's commit to the relay having refreshed the cache and sent it to the channel layer.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
 HELP = {
     "inventory_stock_levels": "Available quantity of each product in each warehouse (capped, lowest first).",
     "inventory_stock_levels_dropped_series": "Stock level series left out by METRICS_STOCK_LEVELS_MAX_SERIES.",

@@ -285,3 +285,33 @@ class LowStockAlert(models.Model):
 
     def __str__(self) -> str:
         return f"Low stock alert {self.pk} ({self.status})"
+
+
+# The event log and webhooks live in their own module; importing them here registers them with the app.
+from inventory.event_models import (  # noqa: E402
+    DeliveryStatus,
+    Event,
+    EventType,
+    RelayCursor,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+__all__ = [
+    "ACTIVE_ALERT_STATUSES",
+    "AlertStatus",
+    "Category",
+    "DeliveryStatus",
+    "Event",
+    "EventType",
+    "IdempotencyKey",
+    "InventoryItem",
+    "InventoryTransaction",
+    "LowStockAlert",
+    "Product",
+    "RelayCursor",
+    "TransactionType",
+    "Warehouse",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

@@ -53,6 +53,7 @@ class ItemSerializer(serializers.Serializer):
     last_count_date = serializers.DateField(allow_null=True)
     last_movement_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    version = serializers.IntegerField(help_text="Grows with every change of the item: the higher version is newer.")
 
 
 class ProductStockSerializer(serializers.Serializer):

@@ -7,8 +7,10 @@ write sees the new value. When the cache is down, reads fall back to the databas
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,8 +31,16 @@ def product_key(product_id: int) -> str:
     return f"product_stock:{product_id}"
 
 
+def iso(moment: datetime) -> str:
+    """UTC, always with microseconds (the event log writes the same format in SQL)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def item_payload(item: InventoryItem | SimpleNamespace, sku: str) -> dict[str, Any]:
-    """The API's item JSON (kept as a plain dict: it is cached and sent on every read)."""
+    """The API's item JSON (kept as a plain dict: it is cached and sent on every read).
+
+    ``version`` grows with every change of the item: of two copies, the higher version is newer.
+    """
     return {
         "id": item.pk,
         "product_id": item.product_id,
@@ -45,16 +55,19 @@ def item_payload(item: InventoryItem | SimpleNamespace, sku: str) -> dict[str, A
         "barcode": item.barcode,
         "location": {"zone": item.location_zone, "aisle": item.location_aisle, "shelf": item.location_shelf},
         "last_count_date": item.last_count_date.isoformat() if item.last_count_date else None,
-        "last_movement_at": item.last_movement_at.isoformat().replace("+00:00", "Z"),
-        "updated_at": item.updated_at.isoformat().replace("+00:00", "Z"),
+        "last_movement_at": iso(item.last_movement_at),
+        "updated_at": iso(item.updated_at),
+        "version": item.version,
     }
 
 
 def _safe_get_many(keys: list[str]) -> dict[str, Any]:
+    if not cache_usable():
+        return {}
     try:
         return cache.get_many(keys)
     except Exception as exc:  # the cache is an optimisation: never fail a read because of it
-        logger.warning("stock cache unavailable, reading from the database: %s", exc)
+        _trip(exc)
         return {}
 
 
@@ -90,9 +103,32 @@ def _redis_cas():
     return _cas
 
 
-def _store_versioned(values: dict[str, tuple[int, Any]]) -> None:
-    """Write ``{key: (version, value)}``, never replacing a newer version with an older one."""
+# After a failed cache call the request path leaves the cache alone this long (reads go to the
+# database, writes are skipped; the relay refreshes the cache once Redis is back): a dead or hung
+# Redis then costs a request at most one short timeout, not one per call.
+_BREAKER_SECONDS = 1.0
+_cache_down_until = 0.0
+
+
+def cache_usable() -> bool:
+    return time.monotonic() >= _cache_down_until
+
+
+def _trip(exc: Exception) -> None:
+    global _cache_down_until
+    _cache_down_until = time.monotonic() + _BREAKER_SECONDS
+    logger.warning("stock cache unavailable, using the database for %.0f s: %s", _BREAKER_SECONDS, exc)
+
+
+def _store_versioned(values: dict[str, tuple[int, Any]], *, raise_errors: bool = False) -> None:
+    """Write ``{key: (version, value)}``, never replacing a newer version with an older one.
+
+    The request path (``raise_errors`` False) skips the write while the cache is down; the relay
+    (True) gets the error, backs off and writes again.
+    """
     if not values:
+        return
+    if not raise_errors and not cache_usable():
         return
     try:
         script = _redis_cas()
@@ -107,7 +143,9 @@ def _store_versioned(values: dict[str, tuple[int, Any]]) -> None:
             args += [version, cache.client.encode(value)]
         script(keys=keys, args=args)
     except Exception as exc:
-        logger.warning("stock cache unavailable, not refreshed: %s", exc)
+        if raise_errors:
+            raise
+        _trip(exc)
 
 
 def _entries(
@@ -144,11 +182,11 @@ def item_rows(queryset) -> list[SimpleNamespace]:
     return [SimpleNamespace(pk=row["id"], **row) for row in queryset.values(*_ROW_FIELDS, sku=F("product__sku"))]
 
 
-def cache_product_items(items: Iterable[SimpleNamespace]) -> None:
+def cache_product_items(items: Iterable[SimpleNamespace], *, raise_errors: bool = False) -> None:
     """Cache the entries of products from ALL their items (rows from ``item_rows``)."""
     items = list(items)
     skus = {item.product_id: item.sku for item in items}
-    _store_versioned(_entries(skus, items)[1])
+    _store_versioned(_entries(skus, items)[1], raise_errors=raise_errors)
 
 
 def product_entries(product_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -170,24 +208,6 @@ def refresh_products(product_ids: Iterable[int]) -> None:
     """Rewrite the entries of these products from the database (after-commit hook)."""
     _, writes = _load_products(product_ids)
     _store_versioned(writes)
-
-
-def replace_products(product_ids: Iterable[int]) -> None:
-    """Rebuild entries whose content changed without a stock version bump (a renamed SKU)."""
-    ids = list(product_ids)
-    pairs = InventoryItem.objects.filter(product_id__in=ids).values_list("product_id", "warehouse_id")
-    keys = [product_key(p) for p in ids] + [item_key(p, w) for p, w in pairs]
-    try:
-        if _redis_cas() is None:
-            cache.delete_many(keys)
-        else:
-            from django_redis import get_redis_connection
-
-            raw = [cache.make_key(k) for k in keys]
-            get_redis_connection("default").delete(*raw, *[f"{k}:v" for k in raw])
-    except Exception as exc:
-        logger.warning("stock cache unavailable, not cleared: %s", exc)
-    refresh_products(ids)
 
 
 def product_stock(product_id: int, warehouse_id: int | None = None) -> dict[str, Any] | None:

@@ -47,3 +47,13 @@ def scan_low_stock_task() -> dict[str, int]:
     if raised or resolved:
         logger.info("low-stock scan: %d alert(s) raised, %d resolved", raised, resolved)
     return {"raised": raised, "resolved": resolved}
+
+
+@shared_task
+def purge_events_task() -> int:
+    """Delete events older than EVENT_RETENTION_DAYS (the change feed's history)."""
+    from django.conf import settings
+
+    from inventory.events import purge_events
+
+    return purge_events(older_than_days=settings.EVENT_RETENTION_DAYS)

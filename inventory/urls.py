@@ -1,11 +1,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from inventory import alert_views, views
+from inventory import alert_views, event_views, views
+from inventory.webhooks import views as webhook_views
 
 router = SimpleRouter()
 router.register("warehouses", views.WarehouseViewSet, basename="warehouse")
 router.register("products", views.ProductViewSet, basename="product")
+router.register("webhooks", webhook_views.WebhookEndpointViewSet, basename="webhook")
 
 # Paths follow the seed's contract exactly (no trailing slash under /inventory/).
 urlpatterns = [
@@ -16,10 +18,21 @@ urlpatterns = [
     path("inventory/<int:product_id>/adjust", views.AdjustStockView.as_view(), name="adjust-stock"),
     path("inventory/<int:product_id>/transactions", views.TransactionListView.as_view(), name="transactions"),
     *router.urls,
+    path("events", event_views.EventFeedView.as_view(), name="events"),
     path("alerts/low-stock", alert_views.LowStockAlertListView.as_view(), name="low-stock-alerts"),
     path(
         "alerts/low-stock/<int:alert_id>/acknowledge",
         alert_views.AcknowledgeLowStockAlertView.as_view(),
         name="low-stock-alert-acknowledge",
+    ),
+    path(
+        "webhooks/<int:endpoint_id>/deliveries",
+        webhook_views.WebhookDeliveryListView.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/retry",
+        webhook_views.RetryWebhookDeliveryView.as_view(),
+        name="webhook-delivery-retry",
     ),
 ]

@@ -1,5 +1,12 @@
-"""ASGI entry point: HTTP through Django, WebSocket through Channels."""
+"""ASGI entry point: HTTP through Django, WebSocket through Channels, and on the embedded default the relay.
 
+Lifespan: where the cache and channel layer live in the web process (no Redis), the relay runs here as
+a task on the server's event loop (``inventory.relay.run_in_process``), so changes made by the Celery
+worker reach this process's cache and live feed. With Redis, ``relay_events`` is its own process.
+"""
+
+import asyncio
+import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -10,14 +17,43 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inventory_site.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from inventory.ws_auth import OriginCheck, TokenAuthMiddlewareStack  # noqa: E402
 from inventory_site.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+logger = logging.getLogger(__name__)
+
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # A page from another site cannot ride on the session cookie; token clients need no Origin.
         "websocket": OriginCheck(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+
+async def application(scope, receive, send):
+    """The router, plus the ASGI lifespan protocol that starts and stops the in-process relay."""
+    if scope["type"] != "lifespan":
+        return await router(scope, receive, send)
+    stop = asyncio.Event()
+    task = None
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            if settings.RELAY_IN_PROCESS:
+                from inventory.relay import run_in_process
+
+                task = asyncio.create_task(run_in_process(stop))
+                logger.info("relay: running inside this web process (embedded default)")
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            stop.set()
+            if task is not None:
+                try:
+                    await asyncio.wait_for(task, 10)
+                except Exception:
+                    logger.exception("relay: stopping the in-process relay failed")
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -12,6 +12,9 @@ _DESCRIPTIONS = {
     403: "The role may not do this (`code`: permission_denied)",
     404: "Unknown id, or a page past the end (`code`: not_found)",
     409: "Conflicts with the current state (see `code`)",
+    410: "The cursor is older than the retained events (`code`: events_expired)",
+    413: "The body is over 2.5 MB (`code`: payload_too_large)",
+    503: "The database is unavailable; retry after `Retry-After` seconds (`code`: service_unavailable)",
 }
 
 

@@ -40,8 +40,20 @@ METRICS_STOCK_LEVELS_MAX_SERIES = env_int("METRICS_STOCK_LEVELS_MAX_SERIES", 100
 # /metrics reads the inventory families from the database at most once per this many seconds (0: every scrape).
 METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 5, minimum=0, maximum=300)
 STOCK_CACHE_TTL = env_int("STOCK_CACHE_TTL", 300, minimum=1)
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 7, minimum=1, maximum=3650)
+# Seconds a request waits on Redis at most (connect and each call); the relay refreshes what it skips.
+REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 0.1, minimum=0.01, maximum=30)
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 BENCHMARK_ROUTES = env_bool("BENCHMARK_ROUTES", False)
+# Webhooks (inventory.webhooks): a 2xx within WEBHOOK_TIMEOUT seconds is a success; failures are retried
+# after about WEBHOOK_RETRY_BASE seconds, doubling, up to WEBHOOK_MAX_ATTEMPTS attempts in all; an endpoint
+# whose last WEBHOOK_DISABLE_AFTER deliveries all failed is deactivated (0: never).
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 5.0, minimum=0.1, maximum=60.0)
+WEBHOOK_RETRY_BASE = env_float("WEBHOOK_RETRY_BASE", 10.0, minimum=0.01, maximum=3600.0)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=100)
+WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 20, minimum=0, maximum=1_000_000)
+# Off by default: otherwise anyone allowed to add a webhook could make the server call internal services.
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -195,9 +207,10 @@ if REDIS_URL:
             "KEY_PREFIX": KEY_PREFIX,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                # Fail fast when Redis is down: reads fall back to the database.
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
+                # Fail fast when Redis is down or hung: reads fall back to the database, and the
+                # relay brings the cache up to date once Redis answers again.
+                "SOCKET_CONNECT_TIMEOUT": REDIS_TIMEOUT,
+                "SOCKET_TIMEOUT": REDIS_TIMEOUT,
             },
         }
     }
@@ -220,6 +233,9 @@ else:
         "data_folder_out": str(_broker_dir),
     }
     CELERY_RESULT_BACKEND = None
+
+# The relay runs inside the web process where the cache and channel layer do (no Redis), unless told.
+RELAY_IN_PROCESS = env_bool("RELAY_IN_PROCESS", not REDIS_URL)
 
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -19,7 +19,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from inventory import events
 from inventory import services as stock
+from inventory.event_models import EventType
 from inventory.exceptions import InsufficientStock, InvalidInput, NotFound
 from inventory.locks import lock_candidates
 from inventory.models import InventoryItem, Product, TransactionType, Warehouse
@@ -124,6 +126,54 @@ def _check_references(lines: Sequence[LineRequest]) -> None:
         raise NotFound(f"Unknown warehouse {min(missing)}.", warehouse_id=min(missing))
 
 
+def reservation_json(reservation: StockReservation, lines: Sequence[ReservationLine]) -> dict[str, Any]:
+    """The reservation as the API shows it (the ``data`` of ``reservation.*`` events)."""
+    return {
+        "id": str(reservation.pk),
+        "order_id": reservation.order_id,
+        "session_id": reservation.session_id,
+        "reservation_type": reservation.reservation_type,
+        "status": reservation.status,
+        "expires_at": reservation.expires_at,
+        "created_at": reservation.created_at,
+        "released_at": reservation.released_at,
+        "fulfilled_at": reservation.fulfilled_at,
+        "items": [
+            {
+                "product_id": line.product_id,
+                "warehouse_id": line.warehouse_id,
+                "quantity": line.quantity,
+                "product_attributes": line.product_attributes,
+            }
+            for line in lines
+        ],
+    }
+
+
+def _event(reservation: StockReservation, lines: Sequence[ReservationLine], event_type: str) -> events.NewEvent:
+    # product_id / warehouse_id name the one product or warehouse of the lines, when there is one.
+    products = {line.product_id for line in lines}
+    warehouses = {line.warehouse_id for line in lines}
+    return events.NewEvent(
+        type=event_type,
+        product_id=products.pop() if len(products) == 1 else None,
+        warehouse_id=warehouses.pop() if len(warehouses) == 1 else None,
+        data=reservation_json(reservation, lines),
+    )
+
+
+def _record_reservation_events(reservation_ids: Iterable, event_type: str) -> None:
+    """Record ``event_type`` for these reservations as they now stand (set-based: a sweep's batch)."""
+    ids = list(reservation_ids)
+    if not ids:
+        return
+    lines: dict[Any, list[ReservationLine]] = defaultdict(list)
+    for line in ReservationLine.objects.filter(reservation_id__in=ids).order_by("pk"):
+        lines[line.reservation_id].append(line)
+    rows = StockReservation.objects.filter(pk__in=ids).order_by("created_at", "pk")
+    events.record([_event(r, lines[r.pk], event_type) for r in rows])
+
+
 def _insert_reservation(reservation: StockReservation) -> None:
     if reservation.order_id is None:
         reservation.save(force_insert=True)
@@ -171,6 +221,7 @@ def _reserve_named(lines: Sequence[LineRequest], reservation: StockReservation) 
         ]
     )
     stock.hold_stock_in_transaction([(key, line.quantity) for line, key in zip(lines, keys, strict=True)], ids=ids)
+    events.record([_event(reservation, reservation.prefetched_lines, EventType.RESERVATION_CREATED)])
     return reservation
 
 
@@ -196,6 +247,7 @@ def _reserve_allocated(lines: Sequence[LineRequest], reservation: StockReservati
             for line, item, quantity in allocations
         ]
     )
+    events.record([_event(reservation, reservation.prefetched_lines, EventType.RESERVATION_CREATED)])
     return reservation
 
 
@@ -265,9 +317,11 @@ def _expire_locked(reservation_ids: list, now: datetime) -> int:
     if not reservation_ids:
         return 0
     stock.release_held_stock(_held_by_item(reservation_ids))
-    return StockReservation.objects.filter(pk__in=reservation_ids).update(
+    expired = StockReservation.objects.filter(pk__in=reservation_ids).update(
         status=ReservationStatus.EXPIRED, released_at=now
     )
+    _record_reservation_events(reservation_ids, EventType.RESERVATION_EXPIRED)
+    return expired
 
 
 def _not_active(reservation: StockReservation) -> Exception:
@@ -313,6 +367,7 @@ def confirm_reservation(*, reservation_id, user: AbstractBaseUser | None = None)
         reservation.fulfilled_at = now
         reservation.save(update_fields=["status", "fulfilled_at"])
         reservation.prefetched_lines = lines
+        events.record([_event(reservation, lines, EventType.RESERVATION_CONFIRMED)])
         return reservation
 
     return _with_active(reservation_id, confirm)
@@ -327,6 +382,9 @@ def release_reservation(*, reservation_id, user: AbstractBaseUser | None = None)
         reservation.released_at = now
         reservation.released_by = user if user is not None and user.is_authenticated else None
         reservation.save(update_fields=["status", "released_at", "released_by"])
+        lines = list(reservation.lines.all())
+        reservation.prefetched_lines = lines
+        events.record([_event(reservation, lines, EventType.RESERVATION_RELEASED)])
         return reservation
 
     return _with_active(reservation_id, release)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from inventory import events
 from inventory import services as stock
+from inventory.event_models import EventType
 from inventory.exceptions import InvalidInput, InvalidTransition, NotFound
 from inventory.locks import locked
 from inventory.models import InventoryItem, Product, TransactionType, Warehouse
@@ -86,6 +89,37 @@ def _record(transfer: Transfer, status: str, step: str, user: AbstractBaseUser |
     setattr(transfer, f"{step}_at", now)
     setattr(transfer, f"{step}_by", _actor(user))
     transfer.save(update_fields=["status", f"{step}_at", f"{step}_by"])
+    _record_event(transfer, f"transfer.{step}")
+
+
+def transfer_json(transfer: Transfer) -> dict[str, Any]:
+    """The transfer as the API shows it (the ``data`` of ``transfer.*`` events)."""
+    return {
+        "id": str(transfer.pk),
+        "product_id": transfer.product_id,
+        "from_warehouse_id": transfer.from_warehouse_id,
+        "to_warehouse_id": transfer.to_warehouse_id,
+        "quantity": transfer.quantity,
+        "status": transfer.status,
+        "notes": transfer.notes,
+        "requested_by": transfer.requested_by,
+        "created_at": transfer.created_at,
+        "started_at": transfer.started_at,
+        "completed_at": transfer.completed_at,
+        "cancelled_at": transfer.cancelled_at,
+    }
+
+
+def _record_event(transfer: Transfer, event_type: str) -> None:
+    # The warehouse the step happens at: the destination receives, the source does everything else.
+    at = transfer.to_warehouse_id if event_type == EventType.TRANSFER_COMPLETED else transfer.from_warehouse_id
+    events.record(
+        [
+            events.NewEvent(
+                type=event_type, product_id=transfer.product_id, warehouse_id=at, data=transfer_json(transfer)
+            )
+        ]
+    )
 
 
 def create_transfer(
@@ -111,7 +145,7 @@ def create_transfer(
             raise NotFound(f"Unknown warehouse {warehouse_id}.", warehouse_id=warehouse_id)
     with transaction.atomic():
         stock.hold_stock([((product_id, from_warehouse_id), quantity)])
-        return Transfer.objects.create(
+        transfer = Transfer.objects.create(
             product_id=product_id,
             from_warehouse_id=from_warehouse_id,
             to_warehouse_id=to_warehouse_id,
@@ -120,6 +154,8 @@ def create_transfer(
             notes=notes,
             created_by=_actor(user),
         )
+        _record_event(transfer, EventType.TRANSFER_CREATED)
+        return transfer
 
 
 @transaction.atomic

@@ -24,6 +24,7 @@ ITEM_FIELDS = {
     "last_count_date",
     "last_movement_at",
     "updated_at",
+    "version",
 }
 
 

@@ -77,6 +77,9 @@ class Command(BaseCommand):
         worker = [python, "-m", "celery", "-A", "inventory_site", "worker", "-B", "-c", str(celery_concurrency)]
         worker += ["-l", "warning" if quiet else "info", "-I", __name__]
         commands = {"web": web} if options["web_only"] else {"web": web, "worker": worker}
+        if not options["web_only"] and not settings.RELAY_IN_PROCESS:
+            # With Redis the relay is a process of its own (on the embedded default it runs inside the web).
+            commands["relay"] = [python, "manage.py", "relay_events"]
         # The admin line is printed after the start-up logs of both servers: the worker marks this file when up.
         ready_dir = Path(tempfile.mkdtemp(prefix="runstack-"))
         worker_env = {**os.environ, WORKER_READY_ENV: str(ready_dir / "worker-ready")}

@@ -1,0 +1,366 @@
+"""The relay: reads the event log in order and does what follows a change.
+
+Sinks, each with its own cursor so one failing never holds up another:
+
+- ``redis``: refresh the stock cache (version compare-and-set, never backwards), send
+  ``inventory:update`` / ``low-stock:alert`` to the Channels groups, publish ``stock_updates``;
+- ``webhooks``: schedule one delivery per subscribed endpoint (sent by ``inventory.webhooks``).
+
+A sink handles a batch while holding its cursor row (``SELECT ... FOR UPDATE SKIP LOCKED``), and moves
+the cursor in the same transaction, so several relays can run: each batch is handled by one of them,
+none is skipped. If a sink fails (Redis down) its transaction rolls back, the relay backs off and tries
+the same batch again: delivery is at least once, and consumers discard stale copies by ``version``.
+
+On the embedded default (no Redis) the cache and channel layer live in the web process, so the relay
+runs there (``inventory_site.asgi``) with an in-memory cursor; webhooks still use the shared one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+
+from inventory import broadcast, feed, stock_cache
+from inventory.event_models import Event, EventType, RelayCursor
+from inventory.models import InventoryItem
+
+logger = logging.getLogger(__name__)
+
+REDIS_SINK = "redis"
+WEBHOOK_SINK = "webhooks"
+BATCH_SIZE = 500
+_PRODUCTS_PER_CACHE_WRITE = 200  # keeps each cache call well inside the short Redis timeout
+_MAX_BACKOFF = 10.0
+
+
+# --- what the redis sink does with a batch --------------------------------------------------------
+
+
+class VersionMemory:
+    """The newest item version this relay has sent, per item: a copy older than that is not sent again."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._versions: OrderedDict[int, int] = OrderedDict()
+        self._size = size
+
+    def stale(self, item_id: int, version: int) -> bool:
+        known = self._versions.get(item_id)
+        return known is not None and version <= known
+
+    def remember(self, updates: dict[int, Event]) -> None:
+        """Call once the batch went out (a failed batch is sent again, so it must not count as sent)."""
+        for item_id, event in updates.items():
+            self._versions[item_id] = max(event.data.get("version", 0), self._versions.get(item_id, -1))
+            self._versions.move_to_end(item_id)
+        while len(self._versions) > self._size:
+            self._versions.popitem(last=False)
+
+
+@dataclass
+class Outgoing:
+    """A batch folded for sending: the latest event per item, the alerts, the products to re-cache."""
+
+    updates: dict[int, Event] = field(default_factory=dict)  # item id -> newest inventory.updated
+    alerts: list[Event] = field(default_factory=list)
+    product_ids: set[int] = field(default_factory=set)
+
+
+def fold(events: Sequence[Event]) -> Outgoing:
+    """One cache write and one broadcast per item, whatever the number of its events in the batch."""
+    out = Outgoing()
+    for event in events:
+        if event.type == EventType.INVENTORY_UPDATED and event.item_id is not None:
+            current = out.updates.get(event.item_id)
+            if current is None or event.data.get("version", 0) >= current.data.get("version", 0):
+                out.updates[event.item_id] = event
+            out.product_ids.add(event.product_id)
+        elif event.type == EventType.LOW_STOCK_RAISED:
+            out.alerts.append(event)
+    return out
+
+
+def refresh_cache(product_ids: set[int]) -> None:
+    """Re-cache these products from the database (their newest state; the compare-and-set keeps it so)."""
+    ids = sorted(product_ids)
+    for start in range(0, len(ids), _PRODUCTS_PER_CACHE_WRITE):
+        chunk = ids[start : start + _PRODUCTS_PER_CACHE_WRITE]
+        rows = stock_cache.item_rows(InventoryItem.objects.filter(product_id__in=chunk))
+        stock_cache.cache_product_items(rows, raise_errors=True)
+
+
+def layer_sends(out: Outgoing, memory: VersionMemory, ts: str) -> list[broadcast.Send]:
+    sends: list[broadcast.Send] = []
+    for item_id, event in sorted(out.updates.items()):
+        if memory.stale(item_id, event.data.get("version", 0)):
+            continue  # this relay already sent a newer state of the item
+        message = broadcast.update_message(event.data, event.id, ts)
+        sends.append(
+            (
+                broadcast.item_groups(event.product_id, event.warehouse_id),
+                lambda m=message: broadcast.layer_event(broadcast.UPDATE_EVENT, m),
+            )
+        )
+    for event in out.alerts:
+        message = broadcast.alert_message(event.data, event.id, ts)
+        sends.append(
+            (
+                broadcast.alert_groups(event.warehouse_id),
+                lambda m=message: broadcast.layer_event(broadcast.ALERT_EVENT, m),
+            )
+        )
+    return sends
+
+
+# --- sinks -----------------------------------------------------------------------------------------
+
+
+class Sink:
+    """Handles batches of events after a cursor; ``step`` returns how many it handled (0: none waiting)."""
+
+    name = ""
+
+    def step(self) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the sink holds (an event loop)."""
+
+
+class SharedCursorSink(Sink):
+    """A sink whose cursor is a database row, so relays in several processes share the work."""
+
+    def __init__(self, name: str, deliver: Callable[[list[Event]], None], *, batch_size: int = BATCH_SIZE) -> None:
+        self.name = name
+        self._deliver = deliver
+        self._batch_size = batch_size
+        RelayCursor.objects.get_or_create(name=name, defaults={"position": feed.latest_final_id()})
+
+    def step(self) -> int:
+        with transaction.atomic():
+            cursor = RelayCursor.objects.select_for_update(skip_locked=True).filter(name=self.name).first()
+            if cursor is None:
+                return 0  # another relay holds this sink's cursor right now
+            page = feed.read_events(after=cursor.position, limit=self._batch_size)
+            if page.events:
+                self._deliver(page.events)
+            if page.next_after != cursor.position:
+                RelayCursor.objects.filter(name=self.name).update(position=page.next_after)
+            return len(page.events)
+
+
+class RedisSink(SharedCursorSink):
+    """Cache, channel layer and ``stock_updates`` through Redis (the relay process of ``make serve``)."""
+
+    def __init__(self, *, batch_size: int = BATCH_SIZE) -> None:
+        self._memory = VersionMemory()
+        self.lag = LagRecorder()
+        # One event loop for the relay's life: channels-redis keeps its connections per loop.
+        self._loop = asyncio.new_event_loop()
+        super().__init__(REDIS_SINK, self._send, batch_size=batch_size)
+
+    def _send(self, events: list[Event]) -> None:
+        from channels.layers import get_channel_layer
+
+        out = fold(events)
+        refresh_cache(out.product_ids)
+        ts = broadcast.timestamp()
+        layer = get_channel_layer()
+        if layer is not None:
+            sends = layer_sends(out, self._memory, ts)
+            if sends:
+                self._loop.run_until_complete(broadcast.send_to_groups(layer, sends))
+        broadcast.publish_stock_updates([event.data for event in out.updates.values()], ts)
+        self._memory.remember(out.updates)
+        self.lag.record(events)
+
+    def close(self) -> None:
+        self._loop.close()
+
+
+class WebhookSink(SharedCursorSink):
+    def __init__(self, *, batch_size: int = BATCH_SIZE) -> None:
+        from inventory import webhooks
+
+        super().__init__(WEBHOOK_SINK, webhooks.schedule_deliveries, batch_size=batch_size)
+
+
+class LagRecorder:
+    """Commit-to-delivered lag of the events a sink handled (for logs, ``/metrics`` and ``make bench``)."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._last_log = time.monotonic()
+
+    def record(self, events: Sequence[Event]) -> None:
+        from inventory.metrics import RELAY_LAG
+
+        now = time.time()
+        for event in events:
+            lag = max(0.0, now - event.created_at.timestamp())
+            self.samples.append(lag)
+            RELAY_LAG.observe(lag)
+        if time.monotonic() - self._last_log > 10 and self.samples:
+            ordered = sorted(self.samples)
+            p50, p99 = ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+            logger.info("relay: %d events, lag p50 %.1f ms, p99 %.1f ms", len(ordered), p50 * 1e3, p99 * 1e3)
+            self.samples.clear()
+            self._last_log = time.monotonic()
+
+
+# --- the loop --------------------------------------------------------------------------------------
+
+
+class Waker:
+    """Waits for new events: PostgreSQL NOTIFY when it can, else (SQLite, or a lost listener) a short poll."""
+
+    def __init__(self, poll_seconds: float) -> None:
+        self._poll = poll_seconds
+        self._listener = None
+
+    def _listen(self):
+        if self._listener is None and connection.vendor == "postgresql":
+            import psycopg
+
+            from inventory.events import NOTIFY_CHANNEL
+
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            self._listener = psycopg.connect(**params, autocommit=True)
+            self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        return self._listener
+
+    def wait(self, stop: threading.Event) -> None:
+        try:
+            listener = self._listen()
+        except Exception as exc:
+            logger.warning("relay: cannot LISTEN for events (%s); polling", exc)
+            listener = None
+        if listener is None:
+            stop.wait(self._poll)
+            return
+        try:
+            # Wakes on the first NOTIFY (sent at commit), or after a second to re-check the horizon: an
+            # event held back by an older transaction that was still open becomes final without a NOTIFY.
+            for _ in listener.notifies(timeout=1.0, stop_after=1):
+                pass
+        except Exception as exc:
+            logger.warning("relay: lost the LISTEN connection (%s); reconnecting", exc)
+            self.close()
+            stop.wait(self._poll)
+
+    def close(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                self._listener.close()
+            self._listener = None
+
+
+def run(sinks: Sequence[Sink], stop: threading.Event, *, poll_seconds: float = 0.1) -> None:
+    """Hand batches to the sinks until ``stop`` is set; a failing sink backs off (0.1 s doubling to 10 s)."""
+    waker = Waker(poll_seconds)
+    failures = dict.fromkeys((s.name for s in sinks), 0)
+    retry_at = dict.fromkeys((s.name for s in sinks), 0.0)
+    try:
+        while not stop.is_set():
+            busy = False
+            for sink in sinks:
+                if time.monotonic() < retry_at[sink.name]:
+                    continue
+                try:
+                    handled = sink.step()
+                except Exception as exc:
+                    failures[sink.name] += 1
+                    delay = min(_MAX_BACKOFF, 0.1 * 2 ** (failures[sink.name] - 1))
+                    retry_at[sink.name] = time.monotonic() + delay
+                    logger.warning("relay: %s sink failed (%s); retrying in %.1f s", sink.name, exc, delay)
+                    close_old_connections()
+                    continue
+                if failures[sink.name]:
+                    logger.info("relay: %s sink recovered", sink.name)
+                failures[sink.name] = 0
+                busy = busy or handled > 0
+            if not busy:
+                pending_retry = [t for t in retry_at.values() if t > time.monotonic()]
+                if pending_retry and min(pending_retry) - time.monotonic() < poll_seconds:
+                    stop.wait(max(0.0, min(pending_retry) - time.monotonic()))
+                else:
+                    waker.wait(stop)
+    finally:
+        waker.close()
+        connection.close()
+
+
+def default_sinks(*, batch_size: int = BATCH_SIZE) -> list[Sink]:
+    """The sinks of a relay process: Redis when configured, and webhooks."""
+    sinks: list[Sink] = []
+    if settings.REDIS_URL:
+        sinks.append(RedisSink(batch_size=batch_size))
+    sinks.append(WebhookSink(batch_size=batch_size))
+    return sinks
+
+
+# --- the embedded default: a relay inside the web process ---------------------------------------------
+
+
+async def run_in_process(stop: asyncio.Event, *, poll_seconds: float = 0.1) -> None:
+    """The relay of a web process that has its own cache and channel layer (no Redis).
+
+    Its cursor lives in memory and starts at the newest event (the process's cache starts empty,
+    so nothing older needs refreshing). The channel-layer sends run on the server's event loop,
+    where the in-memory layer's consumers wait. Webhooks go through the shared cursor as elsewhere.
+    """
+    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async
+    from channels.layers import get_channel_layer
+
+    from inventory import webhooks
+
+    position = await database_sync_to_async(feed.latest_final_id)()
+    webhook_sink = await database_sync_to_async(WebhookSink)()
+    sender_stop = threading.Event()
+    sender = threading.Thread(target=webhooks.run_sender, args=(sender_stop,), name="webhook-sender", daemon=True)
+    sender.start()
+    memory = VersionMemory()
+    layer = get_channel_layer()
+    failures = 0
+    try:
+        while not stop.is_set():
+            try:
+                page = await database_sync_to_async(feed.read_events)(after=position, limit=BATCH_SIZE)
+                if page.events:
+                    out = fold(page.events)
+                    await database_sync_to_async(refresh_cache)(out.product_ids)
+                    sends = layer_sends(out, memory, broadcast.timestamp())
+                    if layer is not None and sends:
+                        await broadcast.send_to_groups(layer, sends)
+                    memory.remember(out.updates)
+                position = page.next_after
+                handled = len(page.events) + await database_sync_to_async(webhook_sink.step)()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                delay = min(_MAX_BACKOFF, 0.1 * 2 ** (failures - 1))
+                logger.warning("in-process relay failed (%s); retrying in %.1f s", exc, delay)
+                await sync_to_async(close_old_connections)()
+                handled = 0
+                await _sleep(stop, delay)
+                continue
+            if not handled:
+                await _sleep(stop, poll_seconds)
+    finally:
+        sender_stop.set()
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
