@@ -24,14 +24,55 @@ MAX_PAGE = 1000
 EVENT_FAMILIES = sorted({value.split(".")[0] for value in EventType.values})
 
 
+# The oldest transaction of THIS database that may still write events: only this database's transactions
+# can, so one open elsewhere on the cluster (another app, a migration) does not hold the feed back. The
+# snapshot's xmax is taken when the statement starts, before pg_stat_activity is read, so a transaction
+# that gets its id in between has an id >= xmax. backend_xid is a 32-bit xid: widen it with xmax's epoch.
+_LOCAL_HORIZON = """
+SELECT snap.xmax, (
+    SELECT min(
+        ((snap.xmax >> 32) << 32 | a.backend_xid::text::bigint)
+        - CASE WHEN ((snap.xmax >> 32) << 32 | a.backend_xid::text::bigint) > snap.xmax THEN 4294967296 ELSE 0 END
+    )
+    FROM pg_stat_activity a
+    WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL
+)
+FROM (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax) AS snap
+"""
+# Without the right to see other sessions' transaction ids, the cluster-wide xmin is the safe horizon.
+_SEES_ALL_SESSIONS = (
+    "SELECT current_setting('is_superuser') = 'on' OR pg_has_role(current_user, 'pg_read_all_stats', 'member')"
+)
+
+
 def horizon() -> int | None:
-    """Events with a smaller id are final (PostgreSQL); None: every visible event is (SQLite)."""
+    """Events with a smaller id are final (PostgreSQL); None: every visible event is (SQLite).
+
+    Call it before reading the events, in its own statement: the read's later snapshot then sees every
+    transaction below the horizon that committed.
+    """
     if connection.vendor != "postgresql":
         return None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-        (xmin,) = cursor.fetchone()
+        if _sees_all_sessions(cursor):
+            # pg_stat_activity is cached per transaction: drop the cache so the list is current.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(_LOCAL_HORIZON)
+            xmax, oldest = cursor.fetchone()
+            xmin = min(xmax, oldest) if oldest is not None else xmax
+        else:
+            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            (xmin,) = cursor.fetchone()
     return xmin << ID_SHIFT
+
+
+def _sees_all_sessions(cursor) -> bool:
+    known = getattr(connection, "_feed_sees_all_sessions", None)
+    if known is None:
+        cursor.execute(_SEES_ALL_SESSIONS)
+        known = bool(cursor.fetchone()[0])
+        connection._feed_sees_all_sessions = known
+    return known
 
 
 def _final(after: int, limit_horizon: int | None) -> Q:
