@@ -18,5 +18,5 @@ def test_docker_compose_runs_the_same_processes_as_make_run():
     config = subprocess.run(
         ["docker-compose", "config"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
     ).stdout
-    for service in ("web:", "worker:", "beat:", "migrate:", "postgres:", "redis:"):
+    for service in ("web:", "relay:", "worker:", "beat:", "migrate:", "postgres:", "redis:"):
         assert f"  {service}" in config, f"docker-compose.yml lost its {service} service"

@@ -31,6 +31,10 @@ EXPECTED_PATHS = {
     "/api/v1/inventory/transfer",
     "/api/v1/inventory/transfer/{transfer_id}/start",
     "/api/v1/inventory/{product_id}/forecast",
+    "/api/v1/events",
+    "/api/v1/webhooks/",
+    "/api/v1/webhooks/{id}/",
+    "/api/v1/webhooks/{endpoint_id}/deliveries",
 }
 
 
