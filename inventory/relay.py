@@ -39,7 +39,9 @@ REDIS_SINK = "redis"
 WEBHOOK_SINK = "webhooks"
 BATCH_SIZE = 500
 _PRODUCTS_PER_CACHE_WRITE = 200  # keeps each cache call well inside the short Redis timeout
-_MAX_BACKOFF = 10.0
+_MAX_BACKOFF = 2.0  # a failing sink (Redis down) tries again at least this often: it catches up soon after
+_HELD_BACK_FIRST_WAIT = 0.01  # seconds; doubling to _HELD_BACK_MAX_WAIT while events stay held back
+_HELD_BACK_MAX_WAIT = 1.0
 
 
 # --- what the redis sink does with a batch --------------------------------------------------------
@@ -127,6 +129,9 @@ class Sink:
     """Handles batches of events after a cursor; ``step`` returns how many it handled (0: none waiting)."""
 
     name = ""
+    # Set by ``step``: committed events wait past the horizon (an older transaction is still open). They
+    # become final when it ends, which sends no NOTIFY if it wrote no event: the loop looks again soon.
+    held_back = False
 
     def step(self) -> int:
         raise NotImplementedError
@@ -145,6 +150,7 @@ class SharedCursorSink(Sink):
         RelayCursor.objects.get_or_create(name=name, defaults={"position": feed.latest_final_id()})
 
     def step(self) -> int:
+        self.held_back = False
         with transaction.atomic():
             cursor = RelayCursor.objects.select_for_update(skip_locked=True).filter(name=self.name).first()
             if cursor is None:
@@ -154,6 +160,8 @@ class SharedCursorSink(Sink):
                 self._deliver(page.events)
             if page.next_after != cursor.position:
                 RelayCursor.objects.filter(name=self.name).update(position=page.next_after)
+            if len(page.events) < self._batch_size:
+                self.held_back = Event.objects.filter(id__gt=page.next_after).exists()
             return len(page.events)
 
 
@@ -161,28 +169,55 @@ class RedisSink(SharedCursorSink):
     """Cache, channel layer and ``stock_updates`` through Redis (the relay process of ``make serve``)."""
 
     def __init__(self, *, batch_size: int = BATCH_SIZE) -> None:
+        from channels.layers import channel_layers
+
         self._memory = VersionMemory()
         self.lag = LagRecorder()
-        # One event loop for the relay's life: channels-redis keeps its connections per loop.
+        # One event loop for the relay's life: channels-redis keeps its connections per loop. The layer is
+        # the sink's own instance (same settings), so the sink can drop its connections after a failure
+        # without touching anyone else's.
         self._loop = asyncio.new_event_loop()
+        self._layer = channel_layers.make_backend("default") if "default" in channel_layers.configs else None
         super().__init__(REDIS_SINK, self._send, batch_size=batch_size)
 
-    def _send(self, events: list[Event]) -> None:
-        from channels.layers import get_channel_layer
+    def step(self) -> int:
+        try:
+            return super().step()
+        except Exception:
+            self._drop_connections()
+            raise
 
+    def _drop_connections(self) -> None:
+        """After a failure, start the next attempt on new connections.
+
+        A Redis that restarted leaves every pooled connection dead; each would fail once more when next
+        used, costing the sink another backoff after Redis is back. Only idle cache connections are
+        dropped (a connection in use belongs to another thread of this process).
+        """
+        with contextlib.suppress(Exception):
+            from django_redis import get_redis_connection
+
+            get_redis_connection("default").connection_pool.disconnect(inuse_connections=False)
+        if self._layer is not None and hasattr(self._layer, "close_pools"):
+            with contextlib.suppress(Exception):
+                self._loop.run_until_complete(asyncio.wait_for(self._layer.close_pools(), 1.0))
+
+    def _send(self, events: list[Event]) -> None:
         out = fold(events)
         refresh_cache(out.product_ids)
         ts = broadcast.timestamp()
-        layer = get_channel_layer()
-        if layer is not None:
+        if self._layer is not None:
             sends = layer_sends(out, self._memory, ts)
             if sends:
-                self._loop.run_until_complete(broadcast.send_to_groups(layer, sends))
+                self._loop.run_until_complete(broadcast.send_to_groups(self._layer, sends))
         broadcast.publish_stock_updates([event.data for event in out.updates.values()], ts)
         self._memory.remember(out.updates)
         self.lag.record(events)
 
     def close(self) -> None:
+        if self._layer is not None and hasattr(self._layer, "close_pools"):
+            with contextlib.suppress(Exception):
+                self._loop.run_until_complete(asyncio.wait_for(self._layer.close_pools(), 1.0))
         self._loop.close()
 
 
@@ -266,10 +301,11 @@ class Waker:
 
 
 def run(sinks: Sequence[Sink], stop: threading.Event, *, poll_seconds: float = 0.1) -> None:
-    """Hand batches to the sinks until ``stop`` is set; a failing sink backs off (0.1 s doubling to 10 s)."""
+    """Hand batches to the sinks until ``stop`` is set; a failing sink backs off (0.1 s doubling to 2 s)."""
     waker = Waker(poll_seconds)
     failures = dict.fromkeys((s.name for s in sinks), 0)
     retry_at = dict.fromkeys((s.name for s in sinks), 0.0)
+    held_back_wait = _HELD_BACK_FIRST_WAIT
     try:
         while not stop.is_set():
             busy = False
@@ -289,12 +325,20 @@ def run(sinks: Sequence[Sink], stop: threading.Event, *, poll_seconds: float = 0
                     logger.info("relay: %s sink recovered", sink.name)
                 failures[sink.name] = 0
                 busy = busy or handled > 0
-            if not busy:
-                pending_retry = [t for t in retry_at.values() if t > time.monotonic()]
-                if pending_retry and min(pending_retry) - time.monotonic() < poll_seconds:
-                    stop.wait(max(0.0, min(pending_retry) - time.monotonic()))
-                else:
-                    waker.wait(stop)
+            if busy:
+                held_back_wait = _HELD_BACK_FIRST_WAIT
+                continue
+            if any(sink.held_back and not failures[sink.name] for sink in sinks):
+                # Events wait for an older transaction to end: look again soon, then less and less often.
+                stop.wait(held_back_wait)
+                held_back_wait = min(_HELD_BACK_MAX_WAIT, held_back_wait * 2)
+                continue
+            held_back_wait = _HELD_BACK_FIRST_WAIT
+            pending_retry = [t for t in retry_at.values() if t > time.monotonic()]
+            if pending_retry and min(pending_retry) - time.monotonic() < poll_seconds:
+                stop.wait(max(0.0, min(pending_retry) - time.monotonic()))
+            else:
+                waker.wait(stop)
     finally:
         waker.close()
         connection.close()
@@ -312,11 +356,11 @@ def default_sinks(*, batch_size: int = BATCH_SIZE) -> list[Sink]:
 # --- the embedded default: a relay inside the web process ---------------------------------------------
 
 
-async def run_in_process(stop: asyncio.Event, *, poll_seconds: float = 0.1) -> None:
+async def run_in_process(stop: asyncio.Event, *, poll_seconds: float = 0.1, after: int | None = None) -> None:
     """The relay of a web process that has its own cache and channel layer (no Redis).
 
     Its cursor lives in memory and starts at the newest event (the process's cache starts empty,
-    so nothing older needs refreshing). The channel-layer sends run on the server's event loop,
+    so nothing older needs refreshing), or at ``after``. The channel-layer sends run on the server's event loop,
     where the in-memory layer's consumers wait. Webhooks go through the shared cursor as elsewhere.
     """
     from asgiref.sync import sync_to_async
@@ -325,7 +369,7 @@ async def run_in_process(stop: asyncio.Event, *, poll_seconds: float = 0.1) -> N
 
     from inventory import webhooks
 
-    position = await database_sync_to_async(feed.latest_final_id)()
+    position = after if after is not None else await database_sync_to_async(feed.latest_final_id)()
     webhook_sink = await database_sync_to_async(WebhookSink)()
     sender_stop = threading.Event()
     sender = threading.Thread(target=webhooks.run_sender, args=(sender_stop,), name="webhook-sender", daemon=True)
