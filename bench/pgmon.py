@@ -24,6 +24,13 @@ class ConnectionMonitor:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             self.max_connections = int(conn.execute("SHOW max_connections").fetchone()[0])
 
+    def cluster_connections(self) -> int:
+        """Connections to the whole server right now (other databases' included)."""
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+            ).fetchone()[0]
+
     def start(self) -> ConnectionMonitor:
         self._thread.start()
         return self

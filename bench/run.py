@@ -3,8 +3,9 @@
 Every run: drop and create the bench database (``DATABASE_URL``, default
 postgres://postgres@127.0.0.1:5432/inventory_bench), migrate, seed with set-based SQL, start the
 ``make serve``-equivalent stack (``manage.py runstack --workers $WEB_WORKERS --quiet``, default 4,
-with BENCHMARK_ROUTES=1 and DEBUG=false) on a free port, run the benchmarks, stop the stack (also on
-failure or Ctrl-C). Load comes from ``wrk`` (Lua scripts in ``bench/lua``) and ``pgbench``; every
+with BENCHMARK_ROUTES=1 and DEBUG=false: uvicorn workers, a Celery worker with beat, and the relay
+``manage.py relay_events``) on a free port, run the benchmarks, stop the stack (also on failure or
+Ctrl-C). Load comes from ``wrk`` (Lua scripts in ``bench/lua``) and ``pgbench``; every
 figure is a ratio to a baseline measured in the same run, because the machine is shared and noisy.
 
 Output: a table, one ``BENCH <name> <value> <unit> baseline=<value> ratio=<value>`` line per benchmark,
@@ -13,9 +14,10 @@ target does not fail the run).
 
 Environment: DATABASE_URL, REDIS_URL (default redis://127.0.0.1:6379/3), WEB_WORKERS (default 4),
 BENCH_ONLY=name1,name2 (a subset), BENCH_DURATION=seconds (each wrk/pgbench run, default 15),
-BENCH_DRAIN=seconds (default 5), BENCH_KEEP_LOGS=1 (keep the logs of a passing run too),
-BENCH_ALLOW_DROP=1 (drop a database whose name lacks "bench"), DB_POOL_SIZE (the stack's per-process
-psycopg pool, the app's default unless given; 0 turns the pool off).
+BENCH_DRAIN=seconds (default 5), BENCH_RELAY_TIMEOUT=seconds (how long the relay may take to drain
+what a benchmark wrote before that counts as a failed check, default 600), BENCH_KEEP_LOGS=1 (keep the
+logs of a passing run too), BENCH_ALLOW_DROP=1 (drop a database whose name lacks "bench"), DB_POOL_SIZE
+(the stack's per-process psycopg pool, the app's default unless given; 0 turns the pool off).
 
 Differences from ``make serve``, all on purpose: beat's sweep and scan
 intervals are a day (expire_sweep and low_stock_scan time those jobs in-process); cache/channel key
@@ -44,7 +46,7 @@ if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
 elif str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import run_wrk  # noqa: E402
+from bench.loadgen import CONNECTIONS, run_wrk  # noqa: E402
 from bench.pgmon import ConnectionMonitor  # noqa: E402
 from bench.stack import Stack  # noqa: E402
 
@@ -52,6 +54,7 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/inventory_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/3"
 NAMES = (
     "hot_sku_reserve",
+    "relay_lag",  # captured under hot_sku_reserve's load (runs that load itself when it is not selected)
     "spread_reserve",
     "cached_read",
     "availability_200",
@@ -63,6 +66,7 @@ WAREHOUSES = 100
 CATALOG = 10_000
 RESULTS_PATH = ROOT / "bench" / "results.json"
 CACHE_PREFIX = "bench"
+STACK_CONNECTIONS = 50  # the stack's peak PostgreSQL connections under load, as measured (the notes print it)
 
 
 def _seconds(name: str, default: int) -> int:
@@ -173,6 +177,7 @@ def main() -> int:
     selected = _selected()
     seconds = _seconds("BENCH_DURATION", 15)
     drain = _seconds("BENCH_DRAIN", 5)
+    relay_timeout = _seconds("BENCH_RELAY_TIMEOUT", 600)
     workers = _workers()
     database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
@@ -236,13 +241,28 @@ def main() -> int:
     errors = []
     interrupted = False
     monitor = ConnectionMonitor(database_url).start()
+    in_use = monitor.cluster_connections()
+    if monitor.max_connections - in_use < STACK_CONNECTIONS + CONNECTIONS:
+        print(
+            f"warning: {in_use} of the server's {monitor.max_connections} connections are in use already; the stack"
+            f" (~{STACK_CONNECTIONS} at peak) and pgbench ({CONNECTIONS}) may be refused (too many clients)",
+            flush=True,
+        )
     with (workdir / "bench.log").open("w") as log:
         ctx = benchmarks.Context(
-            data=data, stack=stack, database_url=database_url, seconds=seconds, drain=drain, log=log, monitor=monitor
+            data=data,
+            stack=stack,
+            database_url=database_url,
+            seconds=seconds,
+            drain=drain,
+            log=log,
+            monitor=monitor,
+            relay_timeout=relay_timeout,
+            measure_relay="relay_lag" in selected,
         )
         try:
             stack.start()
-            print(f"stack up on {stack.base_url} ({workers} web workers + Celery worker/beat)", flush=True)
+            print(f"stack up on {stack.base_url} ({workers} web workers + Celery worker/beat + relay)", flush=True)
             run_wrk(
                 "get.lua",
                 stack.base_url,

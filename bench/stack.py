@@ -23,8 +23,9 @@ def free_port() -> int:
 
 
 class Stack:
-    """uvicorn workers + a Celery worker with beat, in a session of their own (so Ctrl-C reaches the
-    bench, which then stops them in order)."""
+    """uvicorn workers + a Celery worker with beat + the relay (``relay_events``, which runstack starts
+    when REDIS_URL is set), in a session of their own (so Ctrl-C reaches the bench, which then stops them
+    in order)."""
 
     def __init__(self, *, workers: int, env: dict[str, str], log_path: Path) -> None:
         self.workers = workers

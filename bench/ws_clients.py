@@ -1,10 +1,10 @@
 """WebSocket clients of ``ws_fanout`` (a separate process: asyncio + websockets).
 
 Opens ``--clients`` connections to ``/ws/inventory/?token=``, subscribes each to one product, prints
-``READY <n>`` and then records the arrival time (``time.monotonic()``, the same clock as the bench
-process on this machine) of every frame. On a line on stdin it closes the connections and prints one
-JSON line: for each client, ``[[available_quantity, arrival_time], ...]`` of its ``inventory:update``
-frames for the product.
+``READY <n>`` and then records the arrival time (``time.time()``: wall-clock seconds, the clock the
+event log's ``created_at`` uses on this machine) of every frame. On a line on stdin it closes the
+connections and prints one JSON line: for each client, ``[[version, event_id, available_quantity,
+arrival_time], ...]`` of its ``inventory:update`` frames for the product, in arrival order.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ async def _client(args, index: int, gate: asyncio.Semaphore, ready: list, stop: 
 async def _receive(ws, frames: list) -> None:
     # Keep the hot loop minimal: stamp, store, parse later.
     async for frame in ws:
-        frames.append((time.monotonic(), frame))
+        frames.append((time.time(), frame))
 
 
 async def main() -> None:
@@ -81,7 +81,7 @@ async def main() -> None:
             message = json.loads(frame)
             data = message.get("data") or {}
             if message.get("type") == "inventory:update" and data.get("product_id") == args.product_id:
-                mine.append([data["available_quantity"], arrived])
+                mine.append([data["version"], message.get("event_id"), data["available_quantity"], arrived])
         receipts.append(mine)
     print(json.dumps({"receipts": receipts}), flush=True)
 

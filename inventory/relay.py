@@ -24,7 +24,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
@@ -362,47 +364,73 @@ async def run_in_process(stop: asyncio.Event, *, poll_seconds: float = 0.1, afte
     Its cursor lives in memory and starts at the newest event (the process's cache starts empty,
     so nothing older needs refreshing), or at ``after``. The channel-layer sends run on the server's event loop,
     where the in-memory layer's consumers wait. Webhooks go through the shared cursor as elsewhere.
+
+    Its database work runs in a thread of its own with its own connection: on asgiref's one shared
+    thread it would queue the WebSocket consumers' database calls behind it. It polls with a plain
+    read of the newest id, and opens a transaction only when there is something new: on SQLite every
+    transaction takes the write lock (IMMEDIATE), and ten polls a second would each wait for a writer.
     """
-    from asgiref.sync import sync_to_async
-    from channels.db import database_sync_to_async
     from channels.layers import get_channel_layer
 
     from inventory import webhooks
 
-    position = after if after is not None else await database_sync_to_async(feed.latest_final_id)()
-    webhook_sink = await database_sync_to_async(WebhookSink)()
+    loop = asyncio.get_running_loop()
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="in-process-relay")
+
+    async def in_thread(function, *args, **kwargs):
+        return await loop.run_in_executor(executor, partial(function, *args, **kwargs))
+
     sender_stop = threading.Event()
-    sender = threading.Thread(target=webhooks.run_sender, args=(sender_stop,), name="webhook-sender", daemon=True)
-    sender.start()
     memory = VersionMemory()
     layer = get_channel_layer()
     failures = 0
     try:
+        position = after if after is not None else await in_thread(feed.latest_final_id)
+        webhook_sink = await in_thread(WebhookSink)
+        sender = threading.Thread(target=webhooks.run_sender, args=(sender_stop,), name="webhook-sender", daemon=True)
+        sender.start()
+        webhooks_seen = 0  # the newest id when the webhook sink last found nothing more to do
         while not stop.is_set():
             try:
-                page = await database_sync_to_async(feed.read_events)(after=position, limit=BATCH_SIZE)
-                if page.events:
-                    out = fold(page.events)
-                    await database_sync_to_async(refresh_cache)(out.product_ids)
-                    sends = layer_sends(out, memory, broadcast.timestamp())
-                    if layer is not None and sends:
-                        await broadcast.send_to_groups(layer, sends)
-                    memory.remember(out.updates)
-                position = page.next_after
-                handled = len(page.events) + await database_sync_to_async(webhook_sink.step)()
+                handled = 0
+                newest = await in_thread(_newest_event_id)
+                if newest > position:
+                    page = await in_thread(feed.read_events, after=position, limit=BATCH_SIZE)
+                    if page.events:
+                        out = fold(page.events)
+                        await in_thread(refresh_cache, out.product_ids)
+                        sends = layer_sends(out, memory, broadcast.timestamp())
+                        if layer is not None and sends:
+                            await broadcast.send_to_groups(layer, sends)
+                        memory.remember(out.updates)
+                    position = page.next_after
+                    handled += len(page.events)
+                if newest > webhooks_seen:
+                    scheduled = await in_thread(webhook_sink.step)
+                    if not scheduled and not webhook_sink.held_back:
+                        webhooks_seen = newest
+                    handled += scheduled
                 failures = 0
             except Exception as exc:
                 failures += 1
                 delay = min(_MAX_BACKOFF, 0.1 * 2 ** (failures - 1))
                 logger.warning("in-process relay failed (%s); retrying in %.1f s", exc, delay)
-                await sync_to_async(close_old_connections)()
-                handled = 0
+                with contextlib.suppress(Exception):
+                    await in_thread(close_old_connections)
                 await _sleep(stop, delay)
                 continue
             if not handled:
                 await _sleep(stop, poll_seconds)
     finally:
         sender_stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(in_thread(connection.close), 2)
+        executor.shutdown(wait=False)
+
+
+def _newest_event_id() -> int:
+    """The largest visible event id (0: none), read outside any transaction."""
+    return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -88,19 +88,22 @@ for i = 1, #KEYS, 2 do
 end
 return written
 """
-_cas = None
 
 
 def _redis_cas():
-    """The registered script when the cache is django-redis, else None (local memory)."""
-    global _cas
-    if not hasattr(cache, "client") or not hasattr(cache.client, "encode"):
-        return None
-    if _cas is None:
-        from django_redis import get_redis_connection
+    """The script registered on the cache's own Redis client when the cache is django-redis, else None.
 
-        _cas = get_redis_connection("default").register_script(_CAS_SCRIPT)
-    return _cas
+    Kept on that client, not in a global: a script bound to the first client would keep writing to
+    that Redis after the cache was configured anew (another Redis in ``override_settings``).
+    """
+    client = getattr(cache, "client", None)
+    if client is None or not hasattr(client, "encode"):
+        return None
+    script = getattr(client, "_stock_cas_script", None)
+    if script is None:
+        script = client.get_client(write=True).register_script(_CAS_SCRIPT)
+        client._stock_cas_script = script
+    return script
 
 
 # After a failed cache call the request path leaves the cache alone this long (reads go to the

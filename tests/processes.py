@@ -179,3 +179,134 @@ def own_postgres() -> Iterator[OwnPostgres]:
                 cluster.stop("immediate")
             cluster.kill()
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --- a Redis server of the test's own (fault tests kill, pause and restart it) -------------------
+
+
+class OwnRedis:
+    """``redis-server`` on 127.0.0.1:<port>, no persistence; only this object stops, pauses or kills it.
+
+    It runs in a process group of its own, and every signal goes to that process only (never to a
+    Redis found by name: the machine's shared Redis must never be touched).
+    """
+
+    def __init__(self, root: Path, port: int) -> None:
+        self.root, self.port = root, port
+        self.log = root / "redis.log"
+        self.process: subprocess.Popen | None = None
+        self.paused = False
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> None:
+        assert self.process is None or self.process.poll() is not None, "already running"
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        args += ["--dir", str(self.root), "--logfile", str(self.log)]
+        self.process = subprocess.Popen(args, cwd=self.root, start_new_session=True)
+        self.paused = False
+        wait_until(self.answers, timeout=30, interval=0.05, message=f"redis-server on port {self.port}")
+
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: gone at once, with everything it held (it keeps nothing on disk)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+        self.paused = False
+
+    def pause(self) -> None:
+        """SIGSTOP: the port still accepts connections, but nothing is ever answered (a hung Redis)."""
+        assert self.process is not None and self.process.poll() is None
+        self.process.send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+        self.paused = False
+
+
+@contextmanager
+def own_redis() -> Iterator[OwnRedis]:
+    """A fresh redis-server on a free port for one test; killed and removed on exit, even if paused."""
+    root = Path(tempfile.mkdtemp(prefix="own-redis-"))
+    server = OwnRedis(root, free_port())
+    try:
+        server.start()
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            with suppress(OSError):
+                server.process.send_signal(signal.SIGCONT)
+            server.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def http_answers(base_url: str, path: str = "/health") -> bool:
+    """True once a server answers ``GET <path>`` with any status."""
+    import urllib.error
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{base_url}{path}", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def serving_asgi(env: dict[str, str], log: Path, *, timeout: float = 90.0) -> Iterator[str]:
+    """``uvicorn inventory_site.asgi:application`` on a free port (with its lifespan); yields its base URL."""
+    port = free_port()
+    args = ["uvicorn", "inventory_site.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
+    with running([*args, "--lifespan", "on"], env, log) as process:
+        base_url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            assert process.poll() is None, f"uvicorn exited:\n{log.read_text()[-3000:]}"
+            return http_answers(base_url)
+
+        wait_until(up, timeout=timeout, message=f"uvicorn to answer (log: {log})")
+        yield base_url
+
+
+def relay_command(*args: str) -> list[str]:
+    """``python -m django relay_events ...`` (for ``running``; DJANGO_SETTINGS_MODULE comes from the env)."""
+    return ["django", "relay_events", *args]
+
+
+# --- the relay (``relay_events``) ---------------------------------------------------------------------
+
+RELAY_STARTED = "relay: handling"  # relay_events prints this once its cursors exist
+
+
+@contextmanager
+def relay_process(env: dict[str, str], log: Path, *, timeout: float = 90.0) -> Iterator[subprocess.Popen]:
+    """Run ``python -m django relay_events`` with ``env``; yields once it is relaying, stopped on exit.
+
+    It is ready only once it printed its start line: its cursor rows then exist, so no event committed
+    after this returns can be skipped (a relay's first cursor starts at the newest event).
+    ``env`` needs the test's database, ``REDIS_URL`` and ``CACHE_KEY_PREFIX`` (the channel layer's
+    prefix) and ``PYTHONUNBUFFERED=1``.
+    """
+    with running(["django", "relay_events"], env, log) as process:
+
+        def started() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"relay_events exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            return RELAY_STARTED in log.read_text()
+
+        wait_until(started, timeout=timeout, message="relay_events to start")
+        yield process

@@ -65,9 +65,7 @@ def test_filters_by_type_family_product_and_warehouse(storefront_api):
     item = stocked_item(10, warehouse=a, reorder_point=0)
     other = stocked_item(10, warehouse=b, reorder_point=0)
     start = _newest()
-    rid = reservations.reserve_stock(
-        lines=[LineRequest(product_id=item.product_id, warehouse_id=a.pk, quantity=2)]
-    ).pk
+    rid = reservations.reserve_stock(lines=[LineRequest(product_id=item.product_id, warehouse_id=a.pk, quantity=2)]).pk
     reservations.release_reservation(reservation_id=rid)
     _adjust(other, -1)
 

@@ -15,20 +15,24 @@ from typing import Any
 
 import redis
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.db import connection
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
+from inventory import feed
 from inventory.broadcast import STOCK_UPDATES_CHANNEL
+from inventory.models import Event, RelayCursor
 from inventory_site.asgi import application
 from tests.factories import ProductFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "http://testserver"
 UVICORN = [sys.executable, "-m", "uvicorn", "inventory_site.asgi:application"]
-WAIT = 20  # seconds: generous; only ever reached when something is broken
+WAIT = 60  # seconds: generous; only reached when something is broken (or another session holds the horizon)
+SETTLE = 60  # seconds: another session's open transaction on the shared cluster holds the horizon back
 
 
 def run(scenario: Callable[[], Any]) -> Any:
@@ -73,10 +77,50 @@ async def request(ws: WebsocketCommunicator, frame: dict) -> dict:
     return await ws.receive_json_from(timeout=WAIT)
 
 
+def settled() -> int:
+    """Wait until every stored event is final (below the feed's horizon); returns the newest id.
+
+    A subscription starts at the newest *final* event: an event of the test's setup that is not final
+    yet (any open transaction on the cluster holds the horizon back) would still count as new.
+    """
+    deadline = time.monotonic() + SETTLE
+    while True:
+        newest = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        if feed.latest_final_id() >= newest:
+            return newest
+        assert time.monotonic() < deadline, f"event {newest} did not become final within {SETTLE}s"
+        time.sleep(0.05)
+
+
+def relayed(name: str = "redis") -> int:
+    """Wait until the relay (thread or process) handled every stored event; returns the newest id."""
+    newest = settled()
+    deadline = time.monotonic() + SETTLE
+    while (RelayCursor.objects.filter(name=name).values_list("position", flat=True).first() or 0) < newest:
+        assert time.monotonic() < deadline, f"the relay did not reach event {newest} within {SETTLE}s"
+        time.sleep(0.05)
+    return newest
+
+
 async def subscribe(ws: WebsocketCommunicator, kind: str, **fields: int) -> dict:
+    """Subscribe (live from now: what the test did before is final first, so it is not sent)."""
+    await database_sync_to_async(settled)()
     answer = await request(ws, {"type": f"subscribe:{kind}", **fields})
     assert answer["type"] == "subscribed", answer
     return answer
+
+
+async def resume(ws: WebsocketCommunicator, kind: str, since: int, **fields: int) -> tuple[list[dict], dict]:
+    """Subscribe with ``since``: the replayed messages (in the order received) and the ``subscribed`` answer."""
+    await ws.send_json_to({"type": f"subscribe:{kind}", "since": since, **fields})
+    replayed = []
+    while True:
+        message = await ws.receive_json_from(timeout=WAIT)
+        if message["type"] == "subscribed":
+            assert message["since"] == since and message["replayed"] == len(replayed), (message, replayed)
+            return replayed, message
+        assert message.get("replay") is True, message
+        replayed.append(message)
 
 
 # --- real servers ----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The live feed over the real ASGI app and channel layer (channels-redis): auth, protocol, filtering,
-and that only committed changes are ever sent."""
+and that only committed changes are ever sent. The relay runs in a thread (``relay_running``), as
+``relay_events`` does: it is the only sender."""
 
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import transaction
 
-from inventory import services, stock_cache
+from inventory import feed, services, stock_cache
 from inventory.alerts import scan_low_stock
 from inventory.consumers import MAX_SUBSCRIPTIONS
 from inventory.exceptions import InsufficientStock
-from inventory.models import InventoryItem, LowStockAlert
+from inventory.models import Event, InventoryItem, LowStockAlert
 from tests.factories import ProductFactory, UserFactory, WarehouseFactory, stocked_item
 from tests.live.support import (
     WAIT,
     communicator,
     connected,
+    relayed,
     request,
     run,
     session_cookie,
@@ -29,7 +31,7 @@ from tests.live.support import (
     wait_for_sku,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("relay_running")]
 
 
 @database_sync_to_async
@@ -47,6 +49,7 @@ async def next_update(ws) -> dict:
     message = await ws.receive_json_from(timeout=WAIT)
     assert message["type"] == "inventory:update", message
     assert message["ts"].endswith("Z")
+    assert isinstance(message["event_id"], int) and "replay" not in message
     return message["data"]
 
 
@@ -112,6 +115,9 @@ def test_bad_missing_or_roleless_credentials_are_refused_at_the_handshake(plain_
 
 def test_subscriptions_are_acknowledged_with_their_group(storefront_user):
     token = token_for(storefront_user)
+    stocked_item(5)  # an event, so last_event_id is not just 0
+    newest = feed.latest_final_id()
+    assert newest > 0
 
     async def scenario():
         ws = await connected(token=token)
@@ -120,14 +126,20 @@ def test_subscriptions_are_acknowledged_with_their_group(storefront_user):
             "channel": "inventory.product.12.warehouse.3",
             "product_id": 12,
             "warehouse_id": 3,
+            "last_event_id": newest,  # where the feed stands: resume later with since=last_event_id
         }
         assert await subscribe(ws, "inventory", product_id=12) == {
             "type": "subscribed",
             "channel": "inventory.product.12",
             "product_id": 12,
+            "last_event_id": newest,
         }
         assert (await subscribe(ws, "warehouse", warehouse_id=3))["channel"] == "inventory.warehouse.3"
-        assert await subscribe(ws, "low-stock") == {"type": "subscribed", "channel": "inventory.low_stock"}
+        assert await subscribe(ws, "low-stock") == {
+            "type": "subscribed",
+            "channel": "inventory.low_stock",
+            "last_event_id": newest,
+        }
         assert (await subscribe(ws, "low-stock", warehouse_id=3))["channel"] == "inventory.low_stock.3"
 
         assert await request(ws, {"type": "unsubscribe", "product_id": 12, "warehouse_id": 3}) == {
@@ -162,6 +174,10 @@ def test_bad_frames_get_an_error_and_the_connection_stays_open(storefront_user):
         ('{"type": "subscribe:inventory", "product_id": 1, "warehouse_id": "x"}', "invalid_field"),
         ('{"type": "subscribe:warehouse"}', "missing_field"),
         ('{"type": "unsubscribe", "subscription": "nope"}', "invalid_field"),
+        ('{"type": "subscribe:warehouse", "warehouse_id": 1, "since": -1}', "invalid_field"),
+        ('{"type": "subscribe:warehouse", "warehouse_id": 1, "since": "12"}', "invalid_field"),
+        ('{"type": "subscribe:warehouse", "warehouse_id": 1, "since": 1.5}', "invalid_field"),
+        ('{"type": "subscribe:warehouse", "warehouse_id": 1, "since": false}', "invalid_field"),
     ]
 
     async def scenario():
@@ -245,14 +261,11 @@ def test_a_product_subscriber_gets_every_warehouse_and_a_warehouse_subscriber_ev
         await adjust(other_here, -3)  # warehouse only
         await adjust(item_here, -4)  # both
 
-        assert [(d["id"], d["available_quantity"]) for d in [await next_update(by_product) for _ in range(2)]] == [
-            (item_there.pk, 8),
-            (item_here.pk, 6),
-        ]
-        assert [(d["id"], d["available_quantity"]) for d in [await next_update(by_warehouse) for _ in range(2)]] == [
-            (other_here.pk, 7),
-            (item_here.pk, 6),
-        ]
+        # (The relay sends one batch's updates of different items in item order, not change order.)
+        got = sorted((d["id"], d["available_quantity"]) for d in [await next_update(by_product) for _ in range(2)])
+        assert got == sorted([(item_there.pk, 8), (item_here.pk, 6)])
+        got = sorted((d["id"], d["available_quantity"]) for d in [await next_update(by_warehouse) for _ in range(2)])
+        assert got == sorted([(other_here.pk, 7), (item_here.pk, 6)])
         for ws in (by_product, by_warehouse):
             assert await ws.receive_nothing(timeout=0.2)
             await ws.disconnect()
@@ -272,8 +285,9 @@ def test_a_change_reaching_several_of_ones_subscriptions_is_sent_once(storefront
         await subscribe(ws, "warehouse", warehouse_id=item.warehouse_id)
         await adjust(item, -1)
         await adjust(marker, -1)
-        assert (await next_update(ws))["id"] == item.pk
-        assert (await next_update(ws))["id"] == marker.pk  # not a second copy of the first
+        # The marker comes, not a second copy of the first (in either order: one relay batch may hold both).
+        assert sorted([(await next_update(ws))["id"], (await next_update(ws))["id"]]) == [item.pk, marker.pk]
+        assert await ws.receive_nothing(timeout=0.2)
         await ws.disconnect()
 
     run(scenario)
@@ -300,6 +314,7 @@ def test_after_unsubscribing_nothing_more_arrives(storefront_user):
 def test_a_refused_or_rolled_back_write_sends_nothing(warehouse_user):
     token = token_for(warehouse_user)
     item = stocked_item(20, reorder_point=10)
+    before = feed.latest_final_id()
 
     @database_sync_to_async
     def refused() -> None:
@@ -328,6 +343,10 @@ def test_a_refused_or_rolled_back_write_sends_nothing(warehouse_user):
 
     run(scenario)
     assert not LowStockAlert.objects.exists()
+    # Nothing of the refused or rolled-back writes was recorded for the relay to send: only the marker.
+    assert list(Event.objects.filter(id__gt=before).values_list("type", "data__available_quantity")) == [
+        ("inventory.updated", 21)
+    ]
 
 
 def test_reservations_are_broadcast_too(storefront_user):
@@ -376,13 +395,18 @@ def test_crossing_the_reorder_point_sends_an_alert_to_low_stock_subscribers(stor
         assert mine == second
         assert second["type"] == "low-stock:alert"
         assert second["data"] == {
+            "alert_id": alert_ids[item.pk],
+            "status": "open",
+            "item_id": item.pk,
             "product_id": item.product_id,
             "sku": sku,
             "warehouse_id": here.pk,
             "current_quantity": 8,
             "reorder_point": 10,
-            "alert_id": alert_ids[item.pk],
+            "quantity_when_raised": 8,
+            "reorder_point_when_raised": 10,
         }
+        assert first["event_id"] < second["event_id"]
         for ws in (everywhere, only_here):
             assert await ws.receive_nothing(timeout=0.2)
             await ws.disconnect()
@@ -418,6 +442,7 @@ def test_the_scan_broadcasts_the_alerts_it_raises(storefront_user):
 
 def test_each_committed_change_is_published_on_stock_updates():
     item = stocked_item(10, product=unique_product())
+    relayed()  # the receipt above went out already: the first message is the change below
     subscriber = stock_updates_subscriber()
     try:
         services.adjust_stock(product_id=item.product_id, warehouse_id=item.warehouse_id, quantity_change=-4)
