@@ -28,11 +28,14 @@ EVENT_FAMILIES = sorted({value.split(".")[0] for value in EventType.values})
 # can, so one open elsewhere on the cluster (another app, a migration) does not hold the feed back. The
 # snapshot's xmax is taken when the statement starts, before pg_stat_activity is read, so a transaction
 # that gets its id in between has an id >= xmax. backend_xid is a 32-bit xid: widen it with xmax's epoch.
+# xmax is the latest *completed* id + 1, so running transactions often have ids above it: only an id more
+# than 2**31 above belongs to the previous epoch (xids wrap modulo 2**32, and live ones span < 2**31).
 _LOCAL_HORIZON = """
 SELECT snap.xmax, (
     SELECT min(
         ((snap.xmax >> 32) << 32 | a.backend_xid::text::bigint)
-        - CASE WHEN ((snap.xmax >> 32) << 32 | a.backend_xid::text::bigint) > snap.xmax THEN 4294967296 ELSE 0 END
+        - CASE WHEN ((snap.xmax >> 32) << 32 | a.backend_xid::text::bigint) > snap.xmax + 2147483648
+               THEN 4294967296 ELSE 0 END
     )
     FROM pg_stat_activity a
     WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL

@@ -217,7 +217,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{KEY_PREFIX}:asgi", "capacity": 1000},
+            "CONFIG": {
+                # A consumer's receive blocks for up to 5 s in Redis (BZPOPMIN): the socket must wait
+                # longer than that, or an idle connection errors every 5 s.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 10, "socket_connect_timeout": 2}],
+                "prefix": f"{KEY_PREFIX}:asgi",
+                "capacity": 1000,
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL
