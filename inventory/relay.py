@@ -381,17 +381,22 @@ async def run_in_process(stop: asyncio.Event, *, poll_seconds: float = 0.1, afte
         return await loop.run_in_executor(executor, partial(function, *args, **kwargs))
 
     sender_stop = threading.Event()
+    sender = threading.Thread(target=webhooks.run_sender, args=(sender_stop,), name="webhook-sender", daemon=True)
     memory = VersionMemory()
     layer = get_channel_layer()
     failures = 0
+    position = after
+    webhook_sink: WebhookSink | None = None
+    webhooks_seen = 0  # the newest id when the webhook sink last found nothing more to do
     try:
-        position = after if after is not None else await in_thread(feed.latest_final_id)
-        webhook_sink = await in_thread(WebhookSink)
-        sender = threading.Thread(target=webhooks.run_sender, args=(sender_stop,), name="webhook-sender", daemon=True)
         sender.start()
-        webhooks_seen = 0  # the newest id when the webhook sink last found nothing more to do
         while not stop.is_set():
             try:
+                # Set up inside the retry loop: a database that is not reachable yet must not end the relay.
+                if position is None:
+                    position = await in_thread(feed.latest_final_id)
+                if webhook_sink is None:
+                    webhook_sink = await in_thread(WebhookSink)
                 handled = 0
                 newest = await in_thread(_newest_event_id)
                 if newest > position:

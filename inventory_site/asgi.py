@@ -33,6 +33,12 @@ router = ProtocolTypeRouter(
 )
 
 
+def _relay_ended(task: asyncio.Task) -> None:
+    """The in-process relay only ends at shutdown: say so loudly if it ever stops on its own."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("relay: the in-process relay stopped", exc_info=task.exception())
+
+
 async def application(scope, receive, send):
     """The router, plus the ASGI lifespan protocol that starts and stops the in-process relay."""
     if scope["type"] != "lifespan":
@@ -46,6 +52,7 @@ async def application(scope, receive, send):
                 from inventory.relay import run_in_process
 
                 task = asyncio.create_task(run_in_process(stop))
+                task.add_done_callback(_relay_ended)
                 logger.info("relay: running inside this web process (embedded default)")
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":

@@ -33,8 +33,25 @@ def redis_settings(url: str) -> dict[str, Any]:
     caches = copy.deepcopy(settings.CACHES)
     caches["default"]["LOCATION"] = url
     layers = copy.deepcopy(settings.CHANNEL_LAYERS)
-    layers["default"]["CONFIG"]["hosts"] = [url]
+    config = layers["default"]["CONFIG"]
+    config["hosts"] = [{**host, "address": url} if isinstance(host, dict) else url for host in config["hosts"]]
     return {"CACHES": caches, "CHANNEL_LAYERS": layers, "REDIS_URL": url}
+
+
+def own_connection(*, autocommit: bool = False):
+    """A psycopg connection of its own to the test database (to hold locks, watch sessions)."""
+    import psycopg
+    from django.db import connection
+
+    db = connection.settings_dict
+    return psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db.get("PASSWORD") or None,
+        dbname=db["NAME"],
+        autocommit=autocommit,
+    )
 
 
 # --- what the relay has done ---------------------------------------------------------------------

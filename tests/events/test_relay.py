@@ -12,7 +12,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 import redis
 from django.db import connection
@@ -27,6 +26,7 @@ from tests.events.support import (
     cache_mismatches,
     cursor,
     newest_event_id,
+    own_connection,
     redis_settings,
 )
 from tests.factories import ProductFactory, WarehouseFactory, stocked_item
@@ -148,10 +148,7 @@ def test_an_open_transaction_newer_than_the_events_does_not_hold_them_back(on_ow
         _add(item)
     target = newest_event_id()
     _wait_final(target)
-    db = connection.settings_dict
-    with psycopg.connect(
-        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"]
-    ) as other:
+    with own_connection() as other:
         other.execute("SELECT pg_current_xact_id()")  # a transaction with an id, left open
         handled = sink.step()
         other.rollback()

@@ -6,7 +6,6 @@ kills Redis runs a redis-server of its own on a free port and signals only that 
 
 from __future__ import annotations
 
-import random
 import signal
 import time
 import uuid
@@ -21,7 +20,7 @@ from django.test import override_settings
 from rest_framework.authtoken.models import Token
 
 from inventory import broadcast, relay, services, stock_cache
-from inventory.models import DeliveryStatus, Event, InventoryItem, WebhookDelivery, WebhookEndpoint
+from inventory.models import DeliveryStatus, Event, InventoryItem, RelayCursor, WebhookDelivery, WebhookEndpoint
 from inventory.roles import WAREHOUSE_GROUP, sync_roles
 from inventory.selectors import ledger_drift
 from tests.events.support import (
@@ -35,6 +34,7 @@ from tests.events.support import (
     cursor,
     cursors_exist,
     newest_event_id,
+    own_connection,
     report,
     summary,
 )
@@ -94,23 +94,37 @@ def test_a_relay_killed_mid_batch_and_restarted_delivers_every_event(tmp_path, r
             live_end = newest_event_id()
             wait_until(lambda: cursor() >= live_end, timeout=WAIT, message="the relay to follow the live changes")
 
-            # B: a backlog builds up while the relay is stopped, then it resumes and is killed in its catch-up.
-            first_relay.send_signal(signal.SIGSTOP)
-            for item in items[10:]:
-                for _ in range(10):
-                    _add(item)
+            # B: a backlog builds up while the relay is stopped; it resumes and is killed in the middle of a
+            # batch: after it sent the batch, before its cursor move committed.
+            quantities = {item.pk: 110 if n < 10 else 100 for n, item in enumerate(items)}
+            uncommitted = None
+            for _ in range(5):
+                idle_at = newest_event_id()
+                wait_until(
+                    lambda: cursor(relay.REDIS_SINK) >= idle_at and cursor(relay.WEBHOOK_SINK) >= idle_at,  # noqa: B023
+                    timeout=WAIT,
+                    message="the relay to be idle",
+                )
+                first_relay.send_signal(signal.SIGSTOP)
+                for item in items[10:]:
+                    for _ in range(5):
+                        _add(item)
+                        quantities[item.pk] += 1
+                paused_at = cursor()
+                uncommitted = _kill_in_the_middle_of_a_batch(first_relay, listener)
+                if uncommitted is not None:
+                    break
+            assert uncommitted is not None, "the relay never blocked in its redis sink's batch"
             backlog_end = newest_event_id()
-            paused_at = cursor()
-            uncommitted = _kill_after_a_send_before_its_commit(first_relay, listener, paused_at, backlog_end)
         killed_at = cursor()
-        assert paused_at < killed_at < backlog_end, (paused_at, killed_at, backlog_end)
-        # The killed relay had sent part of a batch whose cursor move never committed.
-        assert uncommitted and min(uncommitted) > killed_at
+        # The batch the relay sent when it was killed never moved the cursor.
+        assert killed_at == paused_at < min(uncommitted) <= backlog_end, (paused_at, killed_at, uncommitted)
         heard_before_restart = len(listener.updates())
 
         # C: changes while no relay runs at all.
         for item in items[:3]:
             _add(item, -2)
+            quantities[item.pk] -= 2
         newest = newest_event_id()
 
         restarted = time.monotonic()
@@ -135,11 +149,11 @@ def test_a_relay_killed_mid_batch_and_restarted_delivers_every_event(tmp_path, r
     scheduled = Counter(WebhookDelivery.objects.filter(endpoint=endpoint).values_list("event_id", flat=True))
     assert sorted(scheduled) == expected
     assert set(scheduled.values()) == {1}
-    # Exact quantities: every item got 10 units, the first three then lost 2.
-    quantities = dict(
-        InventoryItem.objects.filter(pk__in=[i.pk for i in items]).values_list("pk", "available_quantity")
+    # Exact quantities: every unit added and taken, once.
+    assert (
+        dict(InventoryItem.objects.filter(pk__in=[i.pk for i in items]).values_list("pk", "available_quantity"))
+        == quantities
     )
-    assert quantities == {item.pk: 110 - (2 if n < 3 else 0) for n, item in enumerate(items)}
     assert ledger_drift() == []
 
     created = dict(Event.objects.values_list("id", "created_at"))
@@ -153,34 +167,49 @@ def test_a_relay_killed_mid_batch_and_restarted_delivers_every_event(tmp_path, r
     assert all(repeats[event_id] >= 2 for event_id in uncommitted), {e: repeats[e] for e in uncommitted}
     report(f"relay lag (commit -> channel layer listener), live changes, one relay: {summary(live_lags)}")
     report(
-        f"kill -9: {len(expected)} events; killed {len(Event.objects.filter(id__gt=paused_at, id__lte=killed_at))} "
-        f"events into a {len(Event.objects.filter(id__gt=paused_at, id__lte=backlog_end))}-event catch-up; "
+        f"kill -9: {len(expected)} events; killed in its first batch of a "
+        f"{len(Event.objects.filter(id__gt=paused_at, id__lte=backlog_end))}-event backlog, after sending it; "
         f"the restarted relay caught up in {caught_up:.2f} s; {sum(n - 1 for n in repeats.values())} layer "
         f"message(s) repeated after the restart ({len(uncommitted)} sent before the kill, uncommitted)"
     )
 
 
-def _kill_after_a_send_before_its_commit(process, listener: LayerListener, paused_at: int, end: int) -> list[int]:
-    """SIGKILL the relay at a moment it has sent a batch's messages but not yet committed its cursor move.
+def _kill_in_the_middle_of_a_batch(process, listener: LayerListener) -> list[int] | None:
+    """Resume the stopped relay and SIGKILL it after it has sent a batch, before its cursor move commits.
 
-    The relay runs in slices of a few milliseconds between SIGSTOPs; while it is stopped nothing changes,
-    so comparing what the listener heard with the committed cursor tells exactly where it stands.
-    Returns the event ids heard beyond the cursor (sent, never committed).
+    The test holds a SHARE lock on the cursor table: the relay locks its cursor row (FOR UPDATE: compatible),
+    reads and sends the batch, then waits for the lock at its UPDATE of the cursor, where it is killed.
+    Returns the event ids the listener heard beyond the cursor (sent, never committed), or None when the
+    webhooks sink happened to take the first batch (the caller tries again).
     """
-    rounds = 0
-    while True:
-        rounds += 1
+    table = RelayCursor._meta.db_table
+    with own_connection() as blocker, own_connection(autocommit=True) as watcher:
+        blocker.execute(f'LOCK TABLE "{table}" IN SHARE MODE')
         process.send_signal(signal.SIGCONT)
-        time.sleep(random.uniform(0.0005, 0.004))
-        process.send_signal(signal.SIGSTOP)
-        time.sleep(0.05)  # the listener receives what Redis already holds
+
+        def blocked_update() -> str | None:
+            row = watcher.execute(
+                "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE %s",
+                [f'UPDATE "{table}"%'],
+            ).fetchone()
+            return row[0] if row else None
+
+        query = wait_until(blocked_update, timeout=WAIT, interval=0.01, message="the relay's cursor update to wait")
+        if f"'{relay.REDIS_SINK}'" not in query:
+            blocker.rollback()
+            return None
         position = cursor()
-        assert position < end, f"the relay finished its catch-up before it could be caught mid-batch ({rounds} rounds)"
-        beyond = sorted({h.message["event_id"] for h in listener.updates() if h.message["event_id"] > position})
-        if position > paused_at and beyond:
-            process.kill()  # SIGKILL to this relay's own pid (a stopped process dies too)
-            process.wait(30)
-            return beyond
+        sent = wait_until(
+            lambda: sorted({h.message["event_id"] for h in listener.updates() if h.message["event_id"] > position}),
+            timeout=WAIT,
+            message="the batch's messages",
+        )
+        process.kill()  # SIGKILL to this relay's own pid
+        process.wait(30)
+        # The orphaned backend gets the lock, updates, then finds its client gone and rolls back.
+        blocker.rollback()
+    return sent
 
 
 # --- 2. Redis killed or hung while the API takes writes -----------------------------------------
