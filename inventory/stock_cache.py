@@ -1,12 +1,16 @@
 """Cached stock reads (seed keys ``stock:<product>:<warehouse>`` and ``product_stock:<product>``).
 
-Entries are written by the write path's after-commit hook, so a read right after a committed
-write sees the new value. When the cache is down, reads fall back to the database.
+Entries are written by the relay for every committed change (``inventory.relay``), and by the write
+path's after-commit hook, so a read right after a committed write sees the new value. Every write is
+a version compare-and-set: an older state never replaces a newer one, whatever order the writes
+arrive in (a relay that resends a batch, a hung Redis that runs buffered commands once it resumes).
+When the cache is down, reads fall back to the database.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -136,7 +140,7 @@ def _store_versioned(values: dict[str, tuple[int, Any]], *, raise_errors: bool =
     try:
         script = _redis_cas()
         if script is None:
-            cache.set_many({k: v for k, (_, v) in values.items()}, timeout=settings.STOCK_CACHE_TTL)
+            _store_versioned_locally(values)
             return
         keys: list[str] = []
         args: list[Any] = [settings.STOCK_CACHE_TTL]
@@ -149,6 +153,21 @@ def _store_versioned(values: dict[str, tuple[int, Any]], *, raise_errors: bool =
         if raise_errors:
             raise
         _trip(exc)
+
+
+# The local-memory cache lives in this process: a lock makes its compare-and-set atomic. (The in-process
+# relay and the requests' after-commit hooks write from different threads; without it a relay that read
+# the rows just before a write committed could put the older state back after the writer's own refresh.)
+_local_cas_lock = threading.Lock()
+
+
+def _store_versioned_locally(values: dict[str, tuple[int, Any]]) -> None:
+    with _local_cas_lock:
+        stored = cache.get_many([f"{key}:v" for key in values])
+        newer = {key: item for key, item in values.items() if item[0] >= stored.get(f"{key}:v", -1)}
+        writes = {key: value for key, (_, value) in newer.items()}
+        writes.update({f"{key}:v": version for key, (version, _) in newer.items()})
+        cache.set_many(writes, timeout=settings.STOCK_CACHE_TTL)
 
 
 def _entries(

@@ -199,6 +199,8 @@ REDIS_URL = _redis_url()
 KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "inv")
 
 if REDIS_URL:
+    from redis import exceptions as _redis_exceptions
+
     CACHES = {
         "default": {
             # django_redis.cache.RedisCache plus hit/miss metrics.
@@ -220,7 +222,16 @@ if REDIS_URL:
             "CONFIG": {
                 # A consumer's receive blocks for up to 5 s in Redis (BZPOPMIN): the socket must wait
                 # longer than that, or an idle connection errors every 5 s.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 10, "socket_connect_timeout": 2}],
+                # retry_on_error: after a Redis restart the first call on a dead pooled connection
+                # reconnects instead of failing (and closing a WebSocket that was subscribing).
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 10,
+                        "socket_connect_timeout": 2,
+                        "retry_on_error": [_redis_exceptions.ConnectionError],
+                    }
+                ],
                 "prefix": f"{KEY_PREFIX}:asgi",
                 "capacity": 1000,
             },

@@ -11,13 +11,15 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 import redis
+from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
 
-from inventory import broadcast, feed, relay, services
+from inventory import broadcast, feed, relay, services, stock_cache
 from inventory.models import Event, InventoryItem, WebhookDelivery, WebhookEndpoint
 from inventory.selectors import ledger_drift
 from tests.events.support import (
@@ -156,6 +158,24 @@ def test_an_open_transaction_newer_than_the_events_does_not_hold_them_back(on_ow
     assert handled == 3
     assert cursor() == target
     assert cache_mismatches([item.product_id]) == []
+
+
+@pytest.mark.parametrize("backend", ["redis", "local memory"])
+def test_the_cache_never_goes_back_to_an_older_state(redis_server, backend):
+    """A state read before a later commit may arrive after it (a relay resending a batch, the in-process
+    relay racing a request's own refresh, a hung Redis running buffered writes): it must not win."""
+    item = stocked_item(10)
+    _add(item, 5)
+    (row,) = stock_cache.item_rows(InventoryItem.objects.filter(pk=item.pk))
+    older = SimpleNamespace(**{**vars(row), "version": row.version - 1, "available_quantity": 10})
+    redis.Redis.from_url(redis_server.url()).flushall()
+    local = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "never-back"}}
+    with override_settings(**(redis_settings(redis_server.url()) if backend == "redis" else {"CACHES": local})):
+        cache.clear()
+        stock_cache.cache_product_items([row], raise_errors=True)
+        stock_cache.cache_product_items([older], raise_errors=True)  # arrives late
+        assert cache_mismatches([item.product_id]) == []
+        cache.clear()
 
 
 def test_two_relays_at_once_never_send_one_event_twice(on_own_redis):
