@@ -43,7 +43,7 @@ BATCH_SIZE = 500
 _PRODUCTS_PER_CACHE_WRITE = 200  # keeps each cache call well inside the short Redis timeout
 _MAX_BACKOFF = 2.0  # a failing sink (Redis down) tries again at least this often: it catches up soon after
 _HELD_BACK_FIRST_WAIT = 0.01  # seconds; doubling to _HELD_BACK_MAX_WAIT while events stay held back
-_HELD_BACK_MAX_WAIT = 1.0
+_HELD_BACK_MAX_WAIT = 0.25
 
 
 # --- what the redis sink does with a batch --------------------------------------------------------
@@ -276,19 +276,20 @@ class Waker:
             self._listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
         return self._listener
 
-    def wait(self, stop: threading.Event) -> None:
+    def wait(self, stop: threading.Event, timeout: float = 1.0) -> None:
+        """Until a NOTIFY arrives (a commit that wrote events), ``stop`` is set, or ``timeout`` passes."""
         try:
             listener = self._listen()
         except Exception as exc:
             logger.warning("relay: cannot LISTEN for events (%s); polling", exc)
             listener = None
         if listener is None:
-            stop.wait(self._poll)
+            stop.wait(min(timeout, self._poll))
             return
         try:
-            # Wakes on the first NOTIFY (sent at commit), or after a second to re-check the horizon: an
+            # Wakes on the first NOTIFY (sent at commit), or after ``timeout`` to re-check the horizon: an
             # event held back by an older transaction that was still open becomes final without a NOTIFY.
-            for _ in listener.notifies(timeout=1.0, stop_after=1):
+            for _ in listener.notifies(timeout=timeout, stop_after=1):
                 pass
         except Exception as exc:
             logger.warning("relay: lost the LISTEN connection (%s); reconnecting", exc)
@@ -331,8 +332,9 @@ def run(sinks: Sequence[Sink], stop: threading.Event, *, poll_seconds: float = 0
                 held_back_wait = _HELD_BACK_FIRST_WAIT
                 continue
             if any(sink.held_back and not failures[sink.name] for sink in sinks):
-                # Events wait for an older transaction to end: look again soon, then less and less often.
-                stop.wait(held_back_wait)
+                # Events wait for an older transaction to end: look again when something commits, or soon
+                # (the older transaction may have written no events, so no NOTIFY), then less often.
+                waker.wait(stop, timeout=held_back_wait)
                 held_back_wait = min(_HELD_BACK_MAX_WAIT, held_back_wait * 2)
                 continue
             held_back_wait = _HELD_BACK_FIRST_WAIT
