@@ -1,9 +1,9 @@
 """The one write path for stock quantities.
 
 Every function here runs in ``transaction.atomic()``, locks the items it touches through
-``inventory.locks`` (ascending primary key), writes one ledger row per on-hand change and
-registers its side effects with ``transaction.on_commit`` (``inventory.events``). Nothing else
-in the project writes ``available_quantity`` or ``reserved_quantity``.
+``inventory.locks`` (ascending primary key), writes one ledger row per on-hand change and the
+change's events in the same transaction (``inventory.events``; the relay does the rest). Nothing
+else in the project writes ``available_quantity`` or ``reserved_quantity``.
 """
 
 from __future__ import annotations
