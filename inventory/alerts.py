@@ -3,7 +3,7 @@ resolved when it rises above it again.
 
 Two ways in, both set-based and safe to run at the same time:
 
-- the write path: ``services._save_quantities`` calls ``sync_low_stock_alerts`` with the items it
+- the write path: ``services.movements._save_quantities`` calls ``sync_low_stock_alerts`` with the items it
   just changed, inside the write's transaction and while holding their row locks;
 - the periodic scan ``scan_low_stock`` (Celery beat), which catches what does not go through the
   write path (a reorder point edited, a count).
