@@ -31,6 +31,7 @@ from django.utils import timezone
 from inventory import stock_cache
 from inventory.event_models import Event, EventType
 from inventory.feed import ID_SHIFT
+from inventory.locks import locked
 from inventory.models import InventoryItem, Product
 
 logger = logging.getLogger(__name__)
@@ -178,10 +179,8 @@ def products_changed(product_ids: Iterable[int]) -> None:
     ids = sorted(set(product_ids))
     if not ids:
         return
-    items = InventoryItem.objects.filter(product_id__in=ids)
-    item_ids = list(items.order_by("pk").values_list("pk", flat=True))
-    # Versions bump under the items' row locks, in key order, like every other write.
-    list(items.order_by("pk").select_for_update(of=("self",), no_key=True).values_list("pk", flat=True))
+    # Versions bump under the items' row locks, taken in key order like every other write.
+    item_ids = [item.pk for item in locked(InventoryItem.objects.filter(product_id__in=ids).only("pk"))]
     InventoryItem.objects.filter(pk__in=item_ids).update(version=F("version") + 1, updated_at=timezone.now())
     items_changed(item_ids)
 

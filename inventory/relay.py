@@ -33,14 +33,12 @@ from django.db import close_old_connections, connection, transaction
 
 from inventory import broadcast, feed, stock_cache
 from inventory.event_models import Event, EventType, RelayCursor
-from inventory.models import InventoryItem
 
 logger = logging.getLogger(__name__)
 
 REDIS_SINK = "redis"
 WEBHOOK_SINK = "webhooks"
 BATCH_SIZE = 500
-_PRODUCTS_PER_CACHE_WRITE = 200  # keeps each cache call well inside the short Redis timeout
 _MAX_BACKOFF = 2.0  # a failing sink (Redis down) tries again at least this often: it catches up soon after
 _HELD_BACK_FIRST_WAIT = 0.01  # seconds; doubling to _HELD_BACK_MAX_WAIT while events stay held back
 _HELD_BACK_MAX_WAIT = 0.25
@@ -90,15 +88,6 @@ def fold(events: Sequence[Event]) -> Outgoing:
         elif event.type == EventType.LOW_STOCK_RAISED:
             out.alerts.append(event)
     return out
-
-
-def refresh_cache(product_ids: set[int]) -> None:
-    """Re-cache these products from the database (their newest state; the compare-and-set keeps it so)."""
-    ids = sorted(product_ids)
-    for start in range(0, len(ids), _PRODUCTS_PER_CACHE_WRITE):
-        chunk = ids[start : start + _PRODUCTS_PER_CACHE_WRITE]
-        rows = stock_cache.item_rows(InventoryItem.objects.filter(product_id__in=chunk))
-        stock_cache.cache_product_items(rows, raise_errors=True)
 
 
 def layer_sends(out: Outgoing, memory: VersionMemory, ts: str) -> list[broadcast.Send]:
@@ -206,7 +195,8 @@ class RedisSink(SharedCursorSink):
 
     def _send(self, events: list[Event]) -> None:
         out = fold(events)
-        refresh_cache(out.product_ids)
+        # The products' newest state from the database; the compare-and-set keeps it from going back.
+        stock_cache.refresh_products(out.product_ids, raise_errors=True)
         ts = broadcast.timestamp()
         if self._layer is not None:
             sends = layer_sends(out, self._memory, ts)
@@ -405,7 +395,7 @@ async def run_in_process(stop: asyncio.Event, *, poll_seconds: float = 0.1, afte
                     page = await in_thread(feed.read_events, after=position, limit=BATCH_SIZE)
                     if page.events:
                         out = fold(page.events)
-                        await in_thread(refresh_cache, out.product_ids)
+                        await in_thread(stock_cache.refresh_products, out.product_ids, raise_errors=True)
                         sends = layer_sends(out, memory, broadcast.timestamp())
                         if layer is not None and sends:
                             await broadcast.send_to_groups(layer, sends)

@@ -226,10 +226,18 @@ def product_entries(product_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     return entries
 
 
-def refresh_products(product_ids: Iterable[int]) -> None:
-    """Rewrite the entries of these products from the database (after-commit hook)."""
-    _, writes = _load_products(product_ids)
-    _store_versioned(writes)
+_PRODUCTS_PER_CACHE_WRITE = 200  # keeps each cache call well inside the short Redis timeout
+
+
+def refresh_products(product_ids: Iterable[int], *, raise_errors: bool = False) -> None:
+    """Rewrite the entries of these products from the database (the relay, after each batch).
+
+    A chunk of products at a time: one query for their items, one compare-and-set call.
+    """
+    ids = sorted(set(product_ids))
+    for start in range(0, len(ids), _PRODUCTS_PER_CACHE_WRITE):
+        rows = item_rows(InventoryItem.objects.filter(product_id__in=ids[start : start + _PRODUCTS_PER_CACHE_WRITE]))
+        cache_product_items(rows, raise_errors=raise_errors)
 
 
 def product_stock(product_id: int, warehouse_id: int | None = None) -> dict[str, Any] | None:
