@@ -132,19 +132,21 @@ def _resolve(alert_ids_sql: str, params: list, now: datetime) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def _rose_from_low(item) -> bool:
+    at_lock = getattr(item, "available_at_lock", -1)
+    return item.available_quantity > at_lock and at_lock <= item.reorder_point
+
+
 def sync_low_stock_alerts(items: Iterable[InventoryItem]) -> None:
     """Raise or resolve the alerts of items whose quantities just changed (in memory and in the database).
 
     Call inside the write's transaction while holding SELECT FOR UPDATE on the items. One query to
     read the items' active alerts, then at most one UPDATE and one INSERT.
     """
-    # An item that is above its point and did not rise since it was locked was above before too,
-    # so it has no active alert: skipping it keeps the common sale/reserve path free of this query.
-    by_id = {
-        item.pk: item
-        for item in items
-        if item.is_low_stock or item.available_quantity > getattr(item, "available_at_lock", -1)
-    }
+    # Only a low item, or one that rose from at or below its point, can need a change: an item that was
+    # above its point when locked had no active alert. Skipping the rest keeps the common reserve, sale
+    # and release paths free of this query. (``available_at_lock`` -1: always look.)
+    by_id = {item.pk: item for item in items if item.is_low_stock or _rose_from_low(item)}
     if not by_id:
         return
     active = dict(

@@ -35,6 +35,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from inventory import broadcast, feed
 from inventory.event_models import Event, EventType
+from inventory.ws_layer_outage import LAYER_ERRORS, LayerOutageMixin
 from inventory_site.permissions import roles_of
 
 MAX_SUBSCRIPTIONS = 100
@@ -222,7 +223,9 @@ class SentMemory:
             self._sent.popitem(last=False)
 
 
-class InventoryConsumer(AsyncJsonWebsocketConsumer):
+class InventoryConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
+    """The live feed; while Redis is down it closes with 1013 and refuses handshakes (``ws_layer_outage``)."""
+
     async def connect(self) -> None:
         # group -> watermark: a live message of the group at or below it was replayed or predates the subscription
         self.subscriptions: dict[str, int] = {}
@@ -231,16 +234,22 @@ class InventoryConsumer(AsyncJsonWebsocketConsumer):
         if not await database_sync_to_async(roles_of)(self.scope.get("user")):
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
-        await self.accept()
+        await self.accept_unless_layer_down()
 
     async def disconnect(self, code: int) -> None:
-        for group in self.subscriptions:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        try:
+            if not self.layer_down:  # otherwise the groups are gone with Redis, or expire (group_expiry)
+                for group in self.subscriptions:
+                    await self.channel_layer.group_discard(group, self.channel_name)
+        except LAYER_ERRORS as exc:
+            await self.layer_failed(exc, close=False)  # the socket is gone already
         self.subscriptions.clear()
 
     # --- client -> server ----------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        if self.closing:
+            return  # a frame that arrived before the server closed the socket
         try:
             if text_data is None:
                 raise ProtocolError("invalid_message", "Send JSON text frames, not binary ones.")
@@ -251,6 +260,8 @@ class InventoryConsumer(AsyncJsonWebsocketConsumer):
             await self.receive_json(content)
         except ProtocolError as exc:
             await self.send_json({"type": "error", "code": exc.code, "detail": exc.detail, **exc.extra})
+        except LAYER_ERRORS as exc:  # Redis down: close with 1013 (no traceback, no 1006)
+            await self.layer_failed(exc)
 
     async def receive_json(self, content: Any, **kwargs) -> None:
         if not isinstance(content, dict) or not isinstance(content.get("type"), str):

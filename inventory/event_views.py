@@ -13,6 +13,7 @@ from inventory import feed
 from inventory.exceptions import DomainError
 from inventory_site.openapi import error_responses
 from inventory_site.permissions import HasStockRole
+from reservations.access import visible_events
 
 MAX_ID = 2**63 - 1
 
@@ -58,7 +59,8 @@ class EventQuery(serializers.Serializer):
 
 class EventFeedView(APIView):
     """Every committed change, oldest first. Keep calling with ``after=next_after``: no event is missed
-    or repeated, even when transactions commit out of id order."""
+    or repeated, even when transactions commit out of id order. A storefront user gets only its own
+    ``reservation.*`` events."""
 
     permission_classes = [HasStockRole]
 
@@ -91,9 +93,13 @@ class EventFeedView(APIView):
         query = EventQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
+        # Storefront users do not see other users' reservation.* events (README "Reservation ownership").
+        visible = visible_events(request.user)
         after = params["after"]
         if "tail" in params:
-            after = feed.tail_start(count=params["tail"], types=params["type"], warehouse_id=params.get("warehouse_id"))
+            after = feed.tail_start(
+                count=params["tail"], types=params["type"], warehouse_id=params.get("warehouse_id"), visible=visible
+            )
         elif after and after < feed.purged_through():
             raise EventsExpired(purged_through=feed.purged_through())
         page = feed.read_events(
@@ -102,5 +108,6 @@ class EventFeedView(APIView):
             types=params["type"],
             product_id=params.get("product_id"),
             warehouse_id=params.get("warehouse_id"),
+            visible=visible,
         )
         return Response({"results": [event.as_json() for event in page.events], "next_after": page.next_after})

@@ -118,8 +118,11 @@ def read_events(
     types: Sequence[str] = (),
     product_id: int | None = None,
     warehouse_id: int | None = None,
+    visible: Q | None = None,
 ) -> Page:
     """Final events after ``after``, oldest first, and the cursor for the next call.
+
+    ``visible`` narrows the events to those the reader may see (``reservations.access.visible_events``).
 
     ``next_after`` is the last event returned, or, when fewer than ``limit`` matched, the newest
     final event whatever the filters (so a filtered reader does not rescan what it skipped).
@@ -133,6 +136,8 @@ def read_events(
             condition &= Q(product_id=product_id)
         if warehouse_id is not None:
             condition &= Q(warehouse_id=warehouse_id)
+        if visible is not None:
+            condition &= visible
         events = list(Event.objects.filter(condition).order_by("id")[:limit])
         if len(events) == limit:
             return Page(events, events[-1].id)
@@ -148,13 +153,17 @@ def latest_final_id() -> int:
     return newest or 0
 
 
-def tail_start(*, count: int, types: Sequence[str] = (), warehouse_id: int | None = None) -> int:
+def tail_start(
+    *, count: int, types: Sequence[str] = (), warehouse_id: int | None = None, visible: Q | None = None
+) -> int:
     """The cursor from which the last ``count`` matching final events follow (a page that opens with history)."""
     with transaction.atomic():
         limit_horizon = horizon()
         condition = _final(0, limit_horizon) & type_filter(types)
         if warehouse_id is not None:
             condition &= Q(warehouse_id=warehouse_id)
+        if visible is not None:
+            condition &= visible
         ids = list(Event.objects.filter(condition).order_by("-id").values_list("id", flat=True)[:count])
     return ids[-1] - 1 if ids else latest_final_id()
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics: ``GET /metrics`` (text format, no auth; keep it off the public internet).
+"""Prometheus metrics: ``GET /metrics`` (text format; ``Authorization: Bearer <METRICS_TOKEN>`` when that is set).
 
 Two sources end up in one page:
 
@@ -22,6 +22,7 @@ were left out, and 0 exports none (only the dropped count).
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.db.models import Count, F, Q, Sum, Window
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -260,9 +261,30 @@ def multiprocess_dir() -> str:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 
 
+def _bearer_refusal(request: HttpRequest) -> JsonResponse | None:
+    """The 401 to answer when ``METRICS_TOKEN`` is set and the request does not carry it, else None."""
+    expected = settings.METRICS_TOKEN
+    if not expected:
+        return None
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    given = given.strip()
+    if scheme.lower() == "bearer" and given:
+        # Bytes: compare_digest refuses non-ASCII str. Constant time: a wrong guess tells nothing.
+        if hmac.compare_digest(given.encode(), expected.encode()):
+            return None
+        detail = "The metrics token is not valid."
+    else:
+        detail = "Send the metrics token: Authorization: Bearer <METRICS_TOKEN>."
+    response = JsonResponse({"code": "not_authenticated", "detail": detail}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    return response
+
+
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """``GET /metrics``: every process's samples (multiprocess mode) or this one's, plus the inventory families."""
+    if refusal := _bearer_refusal(request):
+        return refusal
     if multiprocess_dir():
         registry = CollectorRegistry()
         MultiProcessCollector(registry)

@@ -211,6 +211,57 @@ def cache_product_items(items: Iterable[SimpleNamespace], *, raise_errors: bool 
     _store_versioned(_entries(skus, items)[1], raise_errors=raise_errors)
 
 
+# Item CAS as ``_CAS_SCRIPT`` for the first 2 * ARGV[2] keys, then DEL of the remaining keys (product
+# entries whose items changed), in one round trip.
+_CAS_DROP_SCRIPT = """
+local ttl = tonumber(ARGV[1])
+local pairs_ = tonumber(ARGV[2])
+for i = 1, pairs_ * 2, 2 do
+  local version = tonumber(ARGV[i + 2])
+  local current = tonumber(redis.call('GET', KEYS[i + 1]) or '-1')
+  if version >= current then
+    redis.call('SET', KEYS[i], ARGV[i + 3], 'EX', ttl)
+    redis.call('SET', KEYS[i + 1], version, 'EX', ttl)
+  end
+end
+for i = pairs_ * 2 + 1, #KEYS do
+  redis.call('DEL', KEYS[i])
+end
+return 1
+"""
+
+
+def store_item_payloads(payloads: Iterable[dict[str, Any]]) -> None:
+    """Read-your-writes after a commit, from the item JSON the write returned (no database read):
+    the items' own keys get the new state; their products' entries are dropped, to be read again on
+    the next request or rewritten by the relay. One cache round trip; skipped while the cache is down."""
+    payloads = list(payloads)
+    if not payloads or not cache_usable():
+        return
+    product_keys = sorted({product_key(p["product_id"]) for p in payloads})
+    items = {item_key(p["product_id"], p["warehouse_id"]): (p["version"], p) for p in payloads}
+    try:
+        client = getattr(cache, "client", None)
+        if client is None or not hasattr(client, "encode"):
+            with _local_cas_lock:
+                cache.delete_many(product_keys)
+            _store_versioned_locally(items)
+            return
+        script = getattr(client, "_stock_cas_drop_script", None)
+        if script is None:
+            script = client._stock_cas_drop_script = client.get_client(write=True).register_script(_CAS_DROP_SCRIPT)
+        keys: list[str] = []
+        args: list[Any] = [settings.STOCK_CACHE_TTL, len(items)]
+        for key, (version, value) in items.items():
+            raw_key = cache.make_key(key)
+            keys += [raw_key, f"{raw_key}:v"]
+            args += [version, client.encode(value)]
+        keys += [cache.make_key(key) for key in product_keys]
+        script(keys=keys, args=args)
+    except Exception as exc:
+        _trip(exc)
+
+
 def product_entries(product_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     """``{product_id: {product_id, sku, items}}`` for existing products, from the cache where possible.
 

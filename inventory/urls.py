@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from inventory import alert_views, event_views, views
+from inventory import alert_views, event_views, views, ws_ticket_views
 from inventory.webhooks import views as webhook_views
 
 router = SimpleRouter()
@@ -35,4 +35,5 @@ urlpatterns = [
         webhook_views.RetryWebhookDeliveryView.as_view(),
         name="webhook-delivery-retry",
     ),
+    path("ws-tickets", ws_ticket_views.WebSocketTicketView.as_view(), name="ws-tickets"),
 ]

@@ -1,11 +1,14 @@
-"""WebSocket authentication: a DRF token in the query string (``?token=<key>``), else the Django session.
+"""WebSocket authentication: a ticket (``?ticket=``, from ``POST /api/v1/ws-tickets``), else a DRF token
+(``?token=<key>``), else the Django session.
 
-A token that is given but unknown (or whose user is inactive) makes the connection anonymous: it
-does not fall back to the session, so a bad credential is always refused.
+A ticket or token that is given but unknown, expired, already used (tickets), or whose user is
+inactive makes the connection anonymous: it does not fall back to the session, so a bad credential
+is always refused.
 """
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack
@@ -13,8 +16,13 @@ from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from channels.security.websocket import OriginValidator
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.authtoken.models import Token
+
+from inventory.ws_tickets import redeem_ticket
+
+logger = logging.getLogger(__name__)
 
 
 @database_sync_to_async
@@ -25,24 +33,43 @@ def _user_for_token(key: str):
     return token.user
 
 
-def _token_from_query(scope) -> str | None:
+@database_sync_to_async
+def _user_for_ticket(ticket: str):
+    """Redeem the ticket (it is used up whatever follows) and return its user, if still active."""
+    try:
+        user_id = redeem_ticket(ticket)
+    except Exception as exc:  # Redis down or hung: refuse this handshake, the client retries
+        logger.warning("ws-tickets: could not redeem a ticket: %s", type(exc).__name__)
+        return AnonymousUser()
+    user = None if user_id is None else get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    return user or AnonymousUser()
+
+
+def _credential_from_query(scope) -> tuple[str, str] | None:
+    """``("ticket", value)`` or ``("token", value)`` from the query string; a ticket wins over a token."""
     query = parse_qs(scope.get("query_string", b"").decode("latin1"))
-    values = query.get("token")
-    return values[-1] if values else None
+    for name in ("ticket", "token"):
+        values = query.get(name)
+        if values:
+            return name, values[-1]
+    return None
 
 
 class TokenAuthMiddleware(BaseMiddleware):
-    """Sets ``scope["user"]`` from ``?token=``; leaves the session user in place when there is none."""
+    """Sets ``scope["user"]`` from ``?ticket=`` or ``?token=``; leaves the session user in place when
+    there is neither."""
 
     async def __call__(self, scope, receive, send):
-        key = _token_from_query(scope)
-        if key is not None:
-            scope = dict(scope, user=await _user_for_token(key))
+        credential = _credential_from_query(scope)
+        if credential is not None:
+            name, value = credential
+            user = await (_user_for_ticket(value) if name == "ticket" else _user_for_token(value))
+            scope = dict(scope, user=user)
         return await super().__call__(scope, receive, send)
 
 
 def TokenAuthMiddlewareStack(inner):
-    """Session auth (cookies) first, then the token overrides it when one is given."""
+    """Session auth (cookies) first, then a ticket or token overrides it when one is given."""
     return AuthMiddlewareStack(TokenAuthMiddleware(inner))
 
 

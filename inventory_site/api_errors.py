@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from inventory.exceptions import DomainError
+from inventory_site.throttles import throttle_refused_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -126,16 +127,21 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             error_body("conflict", "The request conflicts with a concurrent change; retry it."),
             status=status.HTTP_409_CONFLICT,
         )
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        # A refused request counts against its IP's rate too: past it, 429 instead of 401.
+        exc = throttle_refused_credentials(context.get("request"), context.get("view")) or exc
     if isinstance(exc, exceptions.APIException):
-        headers = {}
+        headers, extra = {}, {}
         if auth := getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = auth
         if wait := getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(wait))
+            if isinstance(exc, exceptions.Throttled):
+                extra["retry_after"] = int(wait)
         code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), None) or exc.default_code
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         set_rollback()
-        return Response(error_body(code, str(detail)), status=exc.status_code, headers=headers)
+        return Response(error_body(code, str(detail), **extra), status=exc.status_code, headers=headers)
     return None
 
 

@@ -11,24 +11,35 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from inventory_site.log_redaction import install as install_log_redaction
+
+# However uvicorn is started (runstack, make serve's workers, tests), it has configured its loggers before
+# importing this module: from here on no log line shows a ?token= or ?ticket= value.
+install_log_redaction()
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "inventory_site.settings")
 
-# Django must be set up before anything imports models (the WebSocket routes do).
+# Django must be set up before anything imports models (the WebSocket routes do). Django's own ASGI
+# handler is kept as ``django_asgi_app``: the bench's ``floor`` serves it as the baseline.
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from inventory.ws_auth import OriginCheck, TokenAuthMiddlewareStack  # noqa: E402
+from inventory.ws_limits import MessageSizeLimit  # noqa: E402
 from inventory_site.routing import websocket_urlpatterns  # noqa: E402
+from inventory_site.sync_http import SyncDjangoHTTP  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 router = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Django's sync stack once per request in a thread pool (see sync_http: about twice the rate).
+        "http": SyncDjangoHTTP(),
         # A page from another site cannot ride on the session cookie; token clients need no Origin.
-        "websocket": OriginCheck(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # A message over WS_MAX_MESSAGE_BYTES closes the socket (1009) before any of it is parsed.
+        "websocket": MessageSizeLimit(OriginCheck(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )
 

@@ -72,3 +72,31 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None or raw.strip() == "":
         return default
     return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+# A rate is "<count>/<period>": the period is s, sec, second, m, min, minute, h, hour, d or day.
+_RATE_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
+_RATE_PERIODS |= {"h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+RATE_OFF = "off"
+
+
+def parse_rate(raw: str) -> tuple[int, int] | None:
+    """``"6000/min"`` -> ``(6000, 60)``: requests allowed per that many seconds; ``"off"`` -> ``None``."""
+    text = raw.strip().lower()
+    if text == RATE_OFF:
+        return None
+    count, _, period = text.partition("/")
+    seconds = _RATE_PERIODS.get(period.strip())
+    if not seconds or not count.strip().isdigit() or int(count) < 1:
+        raise ValueError(raw)
+    return int(count), seconds
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate such as ``60/min`` (or ``off``), checked now so a typo stops start-up."""
+    value = env_str(name, default)
+    try:
+        parse_rate(value)
+    except ValueError:
+        fail(name, f"must be a rate such as 60/min (count per s, min, hour or day) or off, got {value!r}")
+    return value

@@ -7,11 +7,12 @@ it uses the local-memory cache, the in-memory channel layer and a filesystem Cel
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
-from inventory_site.env import env_bool, env_float, env_int, env_list, env_str, fail
+from inventory_site.env import env_bool, env_float, env_int, env_list, env_rate, env_str, fail
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -42,9 +43,23 @@ METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 5, minimum=0, maximum=3
 STOCK_CACHE_TTL = env_int("STOCK_CACHE_TTL", 300, minimum=1)
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 7, minimum=1, maximum=3650)
 # Seconds a request waits on Redis at most (connect and each call); the relay refreshes what it skips.
+# How long a process trusts what a token resolved to (user, active, roles); see inventory_site.authentication.
+AUTH_CACHE_SECONDS = env_float("AUTH_CACHE_SECONDS", 1.0, minimum=0, maximum=60)
 REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 0.1, minimum=0.01, maximum=30)
+# WebSocket limits (inventory/ws_limits.py): a bigger message closes the socket with 1009; runstack gives
+# uvicorn --ws-max-size a little above it, so a huge frame is refused before it is buffered.
+WS_MAX_MESSAGE_BYTES = env_int("WS_MAX_MESSAGE_BYTES", 65536, minimum=1024, maximum=16 * 1024 * 1024)
+# Most Redis connections of the channel layer per process; more commands at once wait for a free one.
+CHANNEL_LAYER_MAX_CONNECTIONS = env_int("CHANNEL_LAYER_MAX_CONNECTIONS", 50, minimum=2, maximum=10000)
 IDEMPOTENCY_KEY_TTL_HOURS = 24
 BENCHMARK_ROUTES = env_bool("BENCHMARK_ROUTES", False)
+# API throttling (inventory_site/throttles.py): per authenticated user, and per client IP without credentials.
+API_THROTTLE_RATE = env_rate("API_THROTTLE_RATE", "6000/min")
+API_THROTTLE_ANON_RATE = env_rate("API_THROTTLE_ANON_RATE", "60/min")
+# When set, GET /metrics needs "Authorization: Bearer <METRICS_TOKEN>" (inventory/metrics.py).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN and not (METRICS_TOKEN.isascii() and METRICS_TOKEN.isprintable() and " " not in METRICS_TOKEN):
+    fail("METRICS_TOKEN", "must be printable ASCII without spaces (it is sent in an HTTP header)")
 # Webhooks (inventory.webhooks): a 2xx within WEBHOOK_TIMEOUT seconds is a success; failures are retried
 # after about WEBHOOK_RETRY_BASE seconds, doubling, up to WEBHOOK_MAX_ATTEMPTS attempts in all; an endpoint
 # whose last WEBHOOK_DISABLE_AFTER deliveries all failed is deactivated (0: never).
@@ -54,6 +69,8 @@ WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=100
 WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 20, minimum=0, maximum=1_000_000)
 # Off by default: otherwise anyone allowed to add a webhook could make the server call internal services.
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
+# Seconds a WebSocket ticket (POST /api/v1/ws-tickets) stays valid; not an env variable (tests override it).
+WS_TICKET_TTL = 30
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -71,6 +88,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_prometheus",
+    "axes",
     "inventory",
     "reservations",
     "transfers",
@@ -92,6 +110,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "inventory_site.db_outage.DatabaseOutageMiddleware",  # innermost: its process_exception runs first
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as axes asks: it turns a login refused for a lockout into the lockout page before any other
+    # middleware (the metrics included) sees the response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "inventory_site.urls"
@@ -218,7 +239,8 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis with a connection pool that waits for a free connection (see the module).
+            "BACKEND": "inventory.channel_layer.RedisChannelLayer",
             "CONFIG": {
                 # A consumer's receive blocks for up to 5 s in Redis (BZPOPMIN): the socket must wait
                 # longer than that, or an idle connection errors every 5 s.
@@ -230,6 +252,8 @@ if REDIS_URL:
                         "socket_timeout": 10,
                         "socket_connect_timeout": 2,
                         "retry_on_error": [_redis_exceptions.ConnectionError],
+                        "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS,
+                        "pool_timeout": 10,
                     }
                 ],
                 "prefix": f"{KEY_PREFIX}:asgi",
@@ -263,6 +287,28 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
+# --- HTTPS behind a TLS-terminating proxy (README "Production (TLS) settings") -------------------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Load balancers and orchestrators probe /health over plain HTTP on the server's own port; a
+# redirect would fail the probe. It shows nothing secret.
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    # Only behind a proxy that sets this header on every request (and drops the client's own).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SILENCED_SYSTEM_CHECKS = [
+    # includeSubDomains and preload reach beyond this service: the service usually runs on a subdomain
+    # of a domain whose other hosts it does not control, and preload is a commitment for the whole
+    # domain. They are the domain owner's decision, opt-in through SECURE_HSTS_INCLUDE_SUBDOMAINS and
+    # SECURE_HSTS_PRELOAD, so check --deploy does not ask for them.
+    "security.W005",
+    "security.W021",
+]
+
 # --- auth, i18n, static ----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -271,6 +317,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/admin/login/"
+
+# Login lockout (django-axes, README "Admin login lockout"): LOGIN_FAILURE_LIMIT failed logins for one
+# username from one address lock that pair out for LOGIN_COOLOFF_MINUTES (a fraction is fine) after
+# the last failure, the right password included. Attempts live in the database (axes' tables): every
+# server process sees the same counts, increments are row-locked, and a Redis outage or a cache flush
+# cannot lift a lockout (the cache fails open here and the embedded default's is per process).
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+LOGIN_COOLOFF_MINUTES = env_float("LOGIN_COOLOFF_MINUTES", 15.0, minimum=0.01, maximum=43200.0)
+AUTHENTICATION_BACKENDS = [
+    "inventory_site.login_lockout.LockoutBackend",  # first: refuses a locked-out login before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+# By the pair: other users from that address, and that user from elsewhere, can still log in.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A retry while locked out does not restart the cool-off, so the page can say when logging in works again.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "inventory_site.login_lockout.client_ip"  # REMOTE_ADDR only, never X-Forwarded-For
+AXES_LOCKOUT_CALLABLE = "inventory_site.login_lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -295,16 +364,22 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # ?token= / ?ticket= values never reach a log line (inventory_site.log_redaction; asgi.py adds uvicorn's).
+    "filters": {"redact_secrets": {"()": "inventory_site.log_redaction.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.request": {"filters": ["redact_secrets"]},
+        "django.channels.server": {"filters": ["redact_secrets"]},
+    },
 }
 
 # --- REST API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header turns "no credentials" into 401, not 403.
-        "rest_framework.authentication.TokenAuthentication",
+        "inventory_site.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["inventory_site.permissions.HasStockRole"],
@@ -318,6 +393,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": True,
+    # Sliding-window counters in the shared cache, atomic across processes (see the module).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "inventory_site.throttles.UserRateThrottle",
+        "inventory_site.throttles.AnonRateThrottle",
+    ],
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")

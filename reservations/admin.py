@@ -1,4 +1,8 @@
-"""Back office for reservations: list, lines inline (read-only), Release / Confirm actions via the services."""
+"""Back office for reservations: list, lines inline (read-only), Release / Confirm actions via the services.
+
+Warehouse staff only: the storefront group holds view/change permissions on reservations for the API,
+and a storefront account that is also ``is_staff`` must not see every storefront's reservations here.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from inventory.exceptions import DomainError
+from inventory_site.permissions import is_warehouse_staff
 from reservations import services
 from reservations.models import ReservationLine, StockReservation
 
@@ -61,6 +66,15 @@ class StockReservationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # reservations come from checkout (the API), not from the back office
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_warehouse_staff(request.user) and super().has_module_permission(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return is_warehouse_staff(request.user) and super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return is_warehouse_staff(request.user) and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

@@ -11,20 +11,22 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from inventory import events
+from inventory import events, stock_cache
 from inventory import services as stock
 from inventory.event_models import EventType
 from inventory.exceptions import InsufficientStock, InvalidInput, NotFound
 from inventory.locks import lock_candidates
 from inventory.models import InventoryItem, Product, TransactionType, Warehouse
+from reservations import access, statements
 from reservations.exceptions import OrderAlreadyReserved, ReservationExpired, ReservationNotActive
 from reservations.models import ReservationLine, ReservationStatus, ReservationType, StockReservation
 
@@ -158,7 +160,8 @@ def _event(reservation: StockReservation, lines: Sequence[ReservationLine], even
         type=event_type,
         product_id=products.pop() if len(products) == 1 else None,
         warehouse_id=warehouses.pop() if len(warehouses) == 1 else None,
-        data=reservation_json(reservation, lines),
+        # The creator lets the change feed show a storefront its own reservation events only.
+        data={**reservation_json(reservation, lines), access.EVENT_OWNER_KEY: reservation.created_by_id},
     )
 
 
@@ -188,11 +191,67 @@ def _insert_reservation(reservation: StockReservation) -> None:
         ) from exc
 
 
-@transaction.atomic
+def _one_statement(lines: Sequence[LineRequest]) -> bool:
+    """Reserve in one statement (``reservations.statements``): PostgreSQL, every line names its warehouse."""
+    return connection.vendor == "postgresql" and all(line.warehouse_id is not None for line in lines)
+
+
 def _reserve_once(lines: Sequence[LineRequest], reservation: StockReservation) -> StockReservation:
-    if all(line.warehouse_id is not None for line in lines):
-        return _reserve_named(lines, reservation)
-    return _reserve_allocated(lines, reservation)
+    if _one_statement(lines):
+        return _reserve_in_one_statement(lines, reservation)
+    with transaction.atomic():
+        if all(line.warehouse_id is not None for line in lines):
+            return _reserve_named(lines, reservation)
+        return _reserve_allocated(lines, reservation)
+
+
+def _reserve_in_one_statement(lines: Sequence[LineRequest], reservation: StockReservation) -> StockReservation:
+    """The hot path: one statement (and no transaction of ours: it is atomic on its own)."""
+    rows = [
+        ReservationLine(
+            reservation=reservation,
+            product_id=line.product_id,
+            warehouse_id=line.warehouse_id,
+            quantity=line.quantity,
+            product_attributes=line.product_attributes,
+        )
+        for line in lines
+    ]
+    event = _event(reservation, rows, EventType.RESERVATION_CREATED)
+    outcome = statements.reserve(
+        reservation=reservation,
+        lines=rows,
+        event=event.data,
+        event_product_id=event.product_id,
+        event_warehouse_id=event.warehouse_id,
+    )
+    if outcome.refused == statements.TAKEN:
+        raise OrderAlreadyReserved(
+            f"Order {reservation.order_id!r} already has an active reservation.", order_id=reservation.order_id
+        )
+    if outcome.refused:
+        # Nothing was written; say why, as the step-by-step path would.
+        if (
+            reservation.order_id
+            and StockReservation.objects.filter(order_id=reservation.order_id, status=ReservationStatus.ACTIVE).exists()
+        ):
+            raise OrderAlreadyReserved(
+                f"Order {reservation.order_id!r} already has an active reservation.", order_id=reservation.order_id
+            )
+        _check_references(lines)
+        raise stock.shortage_error([((line.product_id, line.warehouse_id), line.quantity) for line in lines])
+    item_ids = {(item.product_id, item.warehouse_id): item.pk for item in outcome.items}
+    for row in rows:
+        row.item_id = item_ids[(row.product_id, row.warehouse_id)]
+    reservation._state.adding = False
+    reservation.prefetched_lines = rows
+    _after_statement(outcome)
+    return reservation
+
+
+def _after_statement(outcome: statements.Outcome) -> None:
+    """Read-your-writes from what the statement returned: nothing is read back from the database."""
+    transaction.on_commit(partial(stock_cache.store_item_payloads, [item.payload for item in outcome.items]))
 
 
 def _reserve_named(lines: Sequence[LineRequest], reservation: StockReservation) -> StockReservation:
@@ -273,7 +332,12 @@ def reserve_stock(
         raise InvalidInput(f"Unknown reservation type {reservation_type!r}.", field="reservation_type")
     now = timezone.now()
     expires_at = _expiry(expires_in, now)
-    if order_id and StockReservation.objects.filter(order_id=order_id, status=ReservationStatus.ACTIVE).exists():
+    # (The one-statement path checks the order in the statement itself.)
+    if (
+        order_id
+        and not _one_statement(lines)
+        and StockReservation.objects.filter(order_id=order_id, status=ReservationStatus.ACTIVE).exists()
+    ):
         raise OrderAlreadyReserved(f"Order {order_id!r} already has an active reservation.", order_id=order_id)
 
     def attempt() -> StockReservation:
@@ -295,11 +359,12 @@ def reserve_stock(
     return attempt()
 
 
-def _lock_reservation(reservation_id: uuid.UUID | str) -> StockReservation:
+def _lock_reservation(reservation_id: uuid.UUID | str, user: AbstractBaseUser | None) -> StockReservation:
+    # Ownership is part of the locking query: another storefront's reservation is simply not found.
     try:
-        return StockReservation.objects.select_for_update().get(pk=reservation_id)
+        return access.visible_reservations(user).select_for_update().get(pk=reservation_id)
     except (StockReservation.DoesNotExist, ValueError, TypeError) as exc:
-        raise NotFound(f"Unknown reservation {reservation_id}.", reservation_id=str(reservation_id)) from exc
+        raise access.unknown_reservation(reservation_id) from exc
 
 
 def _held_by_item(reservation_ids: Iterable) -> dict[int, int]:
@@ -334,10 +399,11 @@ def _not_active(reservation: StockReservation) -> Exception:
     )
 
 
-def _with_active(reservation_id, action) -> StockReservation:
-    """Lock the reservation and run ``action`` on it if active; expire it on the spot if overdue."""
+def _with_active(reservation_id, action, user: AbstractBaseUser | None) -> StockReservation:
+    """Lock the reservation (404 unless ``user`` may see it) and run ``action`` on it if active;
+    expire it on the spot if overdue."""
     with transaction.atomic():
-        reservation = _lock_reservation(reservation_id)
+        reservation = _lock_reservation(reservation_id, user)
         if reservation.status != ReservationStatus.ACTIVE:
             raise _not_active(reservation)
         now = timezone.now()
@@ -348,8 +414,36 @@ def _with_active(reservation_id, action) -> StockReservation:
     raise ReservationExpired(reservation_id=str(reservation.pk), keeps_changes=True)
 
 
+def _end_in_one_statement(reservation_id, user: AbstractBaseUser | None, *, confirm: bool) -> StockReservation | None:
+    """Confirm or release in one statement (PostgreSQL); None when it did nothing (not found, not
+    active, overdue): the step-by-step path then finds out why and answers (or expires it)."""
+    if connection.vendor != "postgresql":
+        return None
+    try:
+        reservation_id = uuid.UUID(str(reservation_id))
+    except ValueError:
+        return None
+    acting = user if user is not None and user.is_authenticated else None
+    outcome = statements.finish(
+        reservation_id=reservation_id,
+        now=timezone.now(),
+        confirm=confirm,
+        user_id=acting.pk if acting is not None else None,
+        owner_id=None if access.sees_every_reservation(user) else getattr(acting, "pk", -1),
+    )
+    if outcome.refused:
+        return None
+    reservation = statements.reservation_from_row(outcome.rows[0])
+    reservation.prefetched_lines = statements.lines_from_rows(outcome.rows)
+    _after_statement(outcome)
+    return reservation
+
+
 def confirm_reservation(*, reservation_id, user: AbstractBaseUser | None = None) -> StockReservation:
-    """Payment went through: the held units leave the shelf, one ``sale`` ledger row per line."""
+    """Payment went through: the held units leave the shelf, one ``sale`` ledger row per line.
+
+    ``user`` acts (and, unless warehouse staff, only on reservations it created: ``reservations.access``).
+    """
 
     def confirm(reservation: StockReservation, now: datetime) -> StockReservation:
         lines = list(reservation.lines.all())
@@ -370,11 +464,11 @@ def confirm_reservation(*, reservation_id, user: AbstractBaseUser | None = None)
         events.record([_event(reservation, lines, EventType.RESERVATION_CONFIRMED)])
         return reservation
 
-    return _with_active(reservation_id, confirm)
+    return _end_in_one_statement(reservation_id, user, confirm=True) or _with_active(reservation_id, confirm, user)
 
 
 def release_reservation(*, reservation_id, user: AbstractBaseUser | None = None) -> StockReservation:
-    """Cancel the hold: the units become available again."""
+    """Cancel the hold: the units become available again (``user`` as in ``confirm_reservation``)."""
 
     def release(reservation: StockReservation, now: datetime) -> StockReservation:
         stock.release_held_stock(_held_by_item([reservation.pk]))
@@ -387,26 +481,33 @@ def release_reservation(*, reservation_id, user: AbstractBaseUser | None = None)
         events.record([_event(reservation, lines, EventType.RESERVATION_RELEASED)])
         return reservation
 
-    return _with_active(reservation_id, release)
+    if done := _end_in_one_statement(reservation_id, user, confirm=False):
+        return done
+
+    return _with_active(reservation_id, release, user)
 
 
 def extend_reservation(*, reservation_id, expires_in: int, user: AbstractBaseUser | None = None) -> StockReservation:
-    """Keep a hold for a checkout that takes longer: expires ``expires_in`` seconds from now."""
+    """Keep a hold for a checkout that takes longer: expires ``expires_in`` seconds from now (``user`` as in
+    ``confirm_reservation``)."""
 
     def extend(reservation: StockReservation, now: datetime) -> StockReservation:
         reservation.expires_at = _expiry(expires_in, now)
         reservation.save(update_fields=["expires_at"])
         return reservation
 
-    return _with_active(reservation_id, extend)
+    return _with_active(reservation_id, extend, user)
 
 
-def get_reservation(*, reservation_id: uuid.UUID | str) -> StockReservation:
+def get_reservation(*, reservation_id: uuid.UUID | str, user: AbstractBaseUser | None = None) -> StockReservation:
     """The reservation with its lines, as it stands now: one past ``expires_at`` is expired on the
-    spot (as confirm does), so a read never says ``active`` for a hold the sweep has not reached yet."""
-    reservation = StockReservation.objects.prefetch_related("lines").filter(pk=reservation_id).first()
+    spot (as confirm does), so a read never says ``active`` for a hold the sweep has not reached yet.
+
+    404 unless ``user`` may see it (``reservations.access``); no user: an internal read, sees all.
+    """
+    reservation = access.visible_reservations(user).prefetch_related("lines").filter(pk=reservation_id).first()
     if reservation is None:
-        raise NotFound(f"Unknown reservation {reservation_id}.", reservation_id=str(reservation_id))
+        raise access.unknown_reservation(reservation_id)
     now = timezone.now()
     if reservation.status != ReservationStatus.ACTIVE or reservation.expires_at > now:
         return reservation

@@ -53,7 +53,7 @@ class ReservationDetailView(APIView):
 
     @extend_schema(responses={200: ReservationOutput, **error_responses(404)})
     def get(self, request: Request, reservation_id) -> Response:
-        return _render(services.get_reservation(reservation_id=reservation_id))
+        return _render(services.get_reservation(reservation_id=reservation_id, user=request.user))
 
 
 class _StatusChangeView(APIView):

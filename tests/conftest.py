@@ -19,6 +19,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from inventory.roles import STOREFRONT_GROUP, WAREHOUSE_GROUP, sync_roles
+from inventory_site.authentication import forget_tokens
 from tests.factories import UserFactory
 
 _skipped: list[str] = []
@@ -53,6 +54,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     cache.clear()
+    forget_tokens()  # a test that changes a user sees it at once (servers take up to AUTH_CACHE_SECONDS)
     yield
 
 

@@ -15,6 +15,7 @@ from inventory.services.holds import (
     hold_stock_in_transaction,
     item_ids,
     release_held_stock,
+    shortage_error,
 )
 from inventory.services.items import ITEM_SETTINGS, create_item, set_stock_count, update_item_settings
 from inventory.services.ledger import (
@@ -50,5 +51,6 @@ __all__ = [
     "receive_stock",
     "release_held_stock",
     "set_stock_count",
+    "shortage_error",
     "update_item_settings",
 ]

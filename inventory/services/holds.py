@@ -59,6 +59,12 @@ def _shortage_error(wanted: dict[ItemKey, int], ids: dict[ItemKey, int], taken: 
     return InsufficientStock.for_shortages(shortages)
 
 
+def shortage_error(lines: Iterable[tuple[ItemKey, int]]) -> InsufficientStock:
+    """The refusal for holding these lines now (a one-statement hold that did nothing asks this)."""
+    wanted = _sum_by_key(lines)
+    return _shortage_error(wanted, item_ids(wanted), {})
+
+
 @transaction.atomic
 def hold_stock(
     lines: Iterable[tuple[ItemKey, int]], *, ids: dict[ItemKey, int] | None = None

@@ -60,12 +60,14 @@ def test_both_roles_read_the_feed_oldest_first_and_page_with_next_after(storefro
     assert ids == sorted(ids) and len(set(ids)) == 5
 
 
-def test_filters_by_type_family_product_and_warehouse(storefront_api):
+def test_filters_by_type_family_product_and_warehouse(storefront_api, storefront_user):
     a, b = WarehouseFactory(), WarehouseFactory()
     item = stocked_item(10, warehouse=a, reorder_point=0)
     other = stocked_item(10, warehouse=b, reorder_point=0)
     start = _newest()
-    rid = reservations.reserve_stock(lines=[LineRequest(product_id=item.product_id, warehouse_id=a.pk, quantity=2)]).pk
+    # The storefront's own reservation: it sees only its own reservation.* events.
+    line = LineRequest(product_id=item.product_id, warehouse_id=a.pk, quantity=2)
+    rid = reservations.reserve_stock(lines=[line], user=storefront_user).pk
     reservations.release_reservation(reservation_id=rid)
     _adjust(other, -1)
 

@@ -25,6 +25,7 @@ from django.core.management.base import BaseCommand
 from django.db import connections
 
 from inventory.management.commands.ensure_admin import admin_login_line, browsable_host
+from inventory.ws_limits import server_max_size
 
 # Straight to the local server, whatever HTTP(S)_PROXY says.
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -70,6 +71,8 @@ class Command(BaseCommand):
             shutil.rmtree(metrics_dir, ignore_errors=True)
             os.makedirs(metrics_dir, exist_ok=True)
         web = [python, "-m", "uvicorn", "inventory_site.asgi:application", "--host", host, "--port", str(port)]
+        # A little above WS_MAX_MESSAGE_BYTES (enforced by the app): a huge frame is refused unbuffered.
+        web += ["--ws-max-size", str(server_max_size())]
         if workers > 1:
             web += ["--workers", str(workers)]
         if quiet:

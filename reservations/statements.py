@@ -1,0 +1,454 @@
+"""Reserve, confirm and release as one PostgreSQL statement each (the checkout's hot path).
+
+Each statement locks the rows it needs in the global order (the reservation, then items by id),
+moves the units under a condition, writes the reservation, its lines, the ledger rows and the
+events (``inventory.updated`` per item, ``reservation.*``), and returns the items' new state, so
+the request needs one round trip plus COMMIT and reads nothing back afterwards. What the
+statement cannot decide (a shortage, an unknown id, a reservation that is not active) comes back
+as "nothing done"; the caller rolls back and asks the slower path why (a refusal may cost more).
+
+On SQLite (the embedded default) ``reservations.services`` keeps its step-by-step path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+from django.db import DatabaseError, connection, transaction
+
+from inventory.event_models import Event, EventType
+from inventory.events import NOTIFY_CHANNEL, _dumps, _item_json_sql
+from inventory.feed import ID_SHIFT
+from inventory.models import (
+    ACTIVE_ALERT_STATUSES,
+    AlertStatus,
+    InventoryItem,
+    InventoryTransaction,
+    LowStockAlert,
+    Product,
+    TransactionType,
+)
+from reservations.access import EVENT_OWNER_KEY
+from reservations.models import ReservationLine, ReservationStatus, StockReservation
+
+_ITEMS = InventoryItem._meta.db_table
+_PRODUCTS = Product._meta.db_table
+_LEDGER = InventoryTransaction._meta.db_table
+_EVENTS = Event._meta.db_table
+_RESERVATIONS = StockReservation._meta.db_table
+_LINES = ReservationLine._meta.db_table
+_EVENT_COLUMNS = "id, txid, type, created_at, product_id, warehouse_id, item_id, data"
+
+# The transaction's id and the last event number it used (see inventory.events), as CTEs.
+_EVENT_BASE = f"""
+tx AS MATERIALIZED (
+    SELECT pg_current_xact_id()::text::bigint AS txid, pg_notify('{NOTIFY_CHANNEL}', '') AS woken
+), base AS MATERIALIZED (
+    SELECT tx.txid, COALESCE(
+        (SELECT max(e.id) FROM {_EVENTS} e WHERE e.id >= tx.txid << {ID_SHIFT} AND e.id < (tx.txid + 1) << {ID_SHIFT}),
+        (tx.txid << {ID_SHIFT}) - 1
+    ) AS last
+    FROM tx
+)"""
+
+
+def _item_events(held: str) -> str:
+    """``inventory.updated`` for every row of CTE ``held`` (all item columns), numbered from base.last."""
+    return f"""
+    INSERT INTO {_EVENTS} ({_EVENT_COLUMNS})
+    SELECT base.last + row_number() OVER (ORDER BY i.id), base.txid, '{EventType.INVENTORY_UPDATED.value}',
+        %(now)s, i.product_id, i.warehouse_id, i.id, {_item_json_sql()}
+    FROM base, {held} i JOIN {_PRODUCTS} p ON p.id = i.product_id
+    ON CONFLICT (txid, item_id) WHERE type = '{EventType.INVENTORY_UPDATED.value}'
+    DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at"""
+
+
+def _alert_events(source: str, first: str, *, resolve: bool) -> str:
+    """CTEs that raise (and with ``resolve`` also resolve) the low-stock alerts of the items in CTE
+    ``source`` as ``inventory.alerts`` does, with their events numbered after ``first``."""
+    alerts = LowStockAlert._meta.db_table
+    active = ", ".join(f"'{s}'" for s in ACTIVE_ALERT_STATUSES)
+
+    def data(a: str) -> str:
+        return (
+            f"jsonb_build_object('alert_id', {a}.id, 'status', {a}.status, 'item_id', {a}.item_id, "
+            "'product_id', i.product_id, 'sku', p.sku, 'warehouse_id', i.warehouse_id, "
+            "'current_quantity', i.available_quantity, 'reorder_point', i.reorder_point, "
+            f"'quantity_when_raised', {a}.current_quantity, 'reorder_point_when_raised', {a}.reorder_point)"
+        )
+
+    sql = f"""
+raised AS (
+    INSERT INTO {alerts} (item_id, current_quantity, reorder_point, status, created_at)
+    SELECT i.id, i.available_quantity, i.reorder_point, '{AlertStatus.OPEN.value}', %(now)s
+    FROM {source} i WHERE i.available_quantity <= i.reorder_point ORDER BY i.id
+    ON CONFLICT DO NOTHING RETURNING *
+),
+raised_events AS (
+    INSERT INTO {_EVENTS} ({_EVENT_COLUMNS})
+    SELECT {first} + row_number() OVER (ORDER BY a.id), base.txid, '{EventType.LOW_STOCK_RAISED.value}', %(now)s,
+        i.product_id, i.warehouse_id, i.id, {data("a")}
+    FROM base, raised a JOIN {source} i ON i.id = a.item_id JOIN {_PRODUCTS} p ON p.id = i.product_id
+)"""
+    if resolve:
+        sql += f""",
+resolved AS (
+    UPDATE {alerts} a SET status = '{AlertStatus.RESOLVED.value}', resolved_at = %(now)s
+    FROM {source} i WHERE a.item_id = i.id AND a.status IN ({active}) AND i.available_quantity > i.reorder_point
+    RETURNING a.*
+),
+resolved_events AS (
+    INSERT INTO {_EVENTS} ({_EVENT_COLUMNS})
+    SELECT {first} + (SELECT count(*) FROM raised) + row_number() OVER (ORDER BY a.id), base.txid,
+        '{EventType.LOW_STOCK_RESOLVED.value}', %(now)s, i.product_id, i.warehouse_id, i.id, {data("a")}
+    FROM base, resolved a JOIN {source} i ON i.id = a.item_id JOIN {_PRODUCTS} p ON p.id = i.product_id
+)"""
+    return sql
+
+
+def _ts(column: str) -> str:
+    """A timestamp as DjangoJSONEncoder writes it (milliseconds, none when the microseconds are 0)."""
+    return (
+        f"CASE WHEN {column} IS NULL THEN NULL WHEN mod(date_part('microseconds', {column})::bigint, 1000000) = 0 "
+        f"""THEN to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') """
+        f"""ELSE to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END"""
+    )
+
+
+def _reservation_json(r: str, items: str) -> str:
+    """``services.reservation_json`` in SQL, for reservation row ``r`` and its lines' JSON array ``items``."""
+    return (
+        f"jsonb_build_object('id', {r}.id::text, 'order_id', {r}.order_id, 'session_id', {r}.session_id, "
+        f"'reservation_type', {r}.reservation_type, 'status', {r}.status, "
+        f"'expires_at', {_ts(f'{r}.expires_at')}, 'created_at', {_ts(f'{r}.created_at')}, "
+        f"'released_at', {_ts(f'{r}.released_at')}, 'fulfilled_at', {_ts(f'{r}.fulfilled_at')}, "
+        f"'items', {items}, '{EVENT_OWNER_KEY}', {r}.created_by_id)"
+    )
+
+
+# --- reserve -----------------------------------------------------------------------------------------
+
+
+# The statement refuses by raising (reservations_refuse, migration 0004): PostgreSQL then undoes all it
+# did, so each can run on its own in autocommit (one round trip, no BEGIN or COMMIT of ours).
+REFUSE = "reservations_refuse"
+REFUSAL_SQLSTATE = "P0001"  # raise_exception
+SHORT = "insufficient_stock"  # a line is short, or names an unknown product or warehouse
+TAKEN = "order_already_reserved"  # the order has an active reservation already
+UNMOVED = "held_units_missing"  # an item holds fewer reserved units than the lines (never expected)
+NOT_ACTIVE = "not_active"  # no active, unexpired reservation (of this owner) with this id
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a statement did: ``refused`` names why it did nothing ("" when it did it all)."""
+
+    refused: str
+    items: list[SimpleNamespace]  # the items' new state, with ``taken`` and ``payload`` (item JSON)
+    rows: list[tuple] = ()  # statement-specific extra columns
+
+
+def _run(sql: str, params: dict[str, Any]) -> list[tuple] | str:
+    """Execute; the refusal's reason when the statement refused (and so changed nothing)."""
+    try:
+        # Inside a transaction a refusal must not abort it: a savepoint takes the error.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    except DatabaseError as exc:
+        cause = exc.__cause__
+        if getattr(cause, "sqlstate", None) == REFUSAL_SQLSTATE:
+            return str(cause.diag.message_primary)
+        raise
+
+
+def _items(rows: Sequence[tuple], first: int) -> list[SimpleNamespace]:
+    """Items from the columns (id, product_id, warehouse_id, available, reorder_point, taken, version, json)."""
+    seen: dict[int, SimpleNamespace] = {}
+    for row in rows:
+        item_id, product_id, warehouse_id, available, reorder_point, taken, version, payload = row[first : first + 8]
+        if item_id is None or item_id in seen:
+            continue
+        seen[item_id] = SimpleNamespace(
+            pk=item_id,
+            product_id=product_id,
+            warehouse_id=warehouse_id,
+            available_quantity=available,
+            reorder_point=reorder_point,
+            is_low_stock=available <= reorder_point,
+            taken=taken,
+            version=version,
+            payload=payload if isinstance(payload, dict) else json.loads(payload),
+        )
+    return list(seen.values())
+
+
+_ITEM_COLUMNS = "i.id, i.product_id, i.warehouse_id, i.available_quantity, i.reorder_point, i.taken, i.version, {json}"
+
+
+def reserve(
+    *,
+    reservation: StockReservation,
+    lines: Sequence[ReservationLine],
+    event: dict[str, Any],
+    event_product_id: int | None,
+    event_warehouse_id: int | None,
+) -> Outcome:
+    """Hold every line's units and insert the reservation, its lines and events, or do nothing.
+
+    ``lines`` are unsaved, with product, warehouse, quantity and attributes; ``event`` is the data of
+    ``reservation.created``. Nothing done: a line is short or unknown, or the order already has an
+    active reservation (``rows[0][0]``: whether every item was held).
+    """
+    values = ", ".join(["(%s::int, %s::bigint, %s::bigint, %s::int, %s::jsonb)"] * len(lines))
+    params: list[Any] = []
+    for n, line in enumerate(lines):
+        params += [n, line.product_id, line.warehouse_id, line.quantity, _dumps(line.product_attributes)]
+    named = {
+        "now": reservation.created_at,
+        "id": reservation.pk,
+        "order_id": reservation.order_id,
+        "session_id": reservation.session_id,
+        "type": reservation.reservation_type,
+        "expires_at": reservation.expires_at,
+        "created_by": reservation.created_by_id,
+        "event": _dumps(event),
+        "event_product": event_product_id,
+        "event_warehouse": event_warehouse_id,
+    }
+    # Positional VALUES and named parameters cannot be mixed: the VALUES go in as named ones too.
+    for index, value in enumerate(params):
+        named[f"v{index}"] = value
+    values = values.replace("%s", "{}").format(*(f"%(v{i})s" for i in range(len(params))))
+    sql = f"""
+WITH req(n, product_id, warehouse_id, quantity, attrs) AS (VALUES {values}),
+want AS MATERIALIZED (
+    SELECT product_id, warehouse_id, sum(quantity)::int AS q FROM req GROUP BY product_id, warehouse_id
+),
+locked AS MATERIALIZED (
+    SELECT i.id, w.q FROM {_ITEMS} i JOIN want w ON i.product_id = w.product_id AND i.warehouse_id = w.warehouse_id
+    ORDER BY i.id FOR NO KEY UPDATE OF i
+),
+held AS (
+    UPDATE {_ITEMS} i SET available_quantity = i.available_quantity - l.q,
+        reserved_quantity = i.reserved_quantity + l.q, version = i.version + 1, updated_at = %(now)s
+    FROM locked l WHERE i.id = l.id AND i.available_quantity >= l.q
+    RETURNING i.*, l.q AS taken
+),
+ok AS MATERIALIZED (SELECT (SELECT count(*) FROM held) = (SELECT count(*) FROM want) AS all_held),
+res AS (
+    INSERT INTO {_RESERVATIONS} (id, order_id, session_id, reservation_type, status, expires_at, created_at,
+        created_by_id)
+    SELECT %(id)s, %(order_id)s, %(session_id)s, %(type)s, '{ReservationStatus.ACTIVE.value}', %(expires_at)s,
+        %(now)s, %(created_by)s
+    FROM ok WHERE ok.all_held
+    ON CONFLICT (order_id) WHERE status = '{ReservationStatus.ACTIVE.value}' AND order_id IS NOT NULL DO NOTHING
+    RETURNING id
+),
+lns AS (
+    INSERT INTO {_LINES} (reservation_id, item_id, product_id, warehouse_id, quantity, product_attributes)
+    SELECT res.id, h.id, r.product_id, r.warehouse_id, r.quantity, r.attrs
+    FROM res, req r JOIN held h ON h.product_id = r.product_id AND h.warehouse_id = r.warehouse_id
+    ORDER BY r.n
+    RETURNING id
+),
+{_EVENT_BASE},
+item_events AS ({_item_events("(SELECT held.* FROM held, res)")}),
+reservation_event AS (
+    INSERT INTO {_EVENTS} ({_EVENT_COLUMNS})
+    SELECT base.last + (SELECT count(*) FROM held) + 1, base.txid, '{EventType.RESERVATION_CREATED.value}', %(now)s,
+        %(event_product)s, %(event_warehouse)s, NULL, %(event)s::jsonb
+    FROM base, res
+),
+booked AS (SELECT held.* FROM held, res),
+{_alert_events("booked", "base.last + (SELECT count(*) FROM held) + 1", resolve=False)}
+SELECT CASE WHEN NOT ok.all_held THEN {REFUSE}('{SHORT}') WHEN (SELECT count(*) FROM res) = 0 THEN {REFUSE}('{TAKEN}')
+    ELSE true END, {_ITEM_COLUMNS.format(json=_item_json_sql())}
+FROM ok LEFT JOIN (held i JOIN {_PRODUCTS} p ON p.id = i.product_id) ON ok.all_held
+"""
+    refusal = _run(sql, named)
+    if isinstance(refusal, str):
+        return Outcome(refusal, [])
+    return Outcome("", _items(refusal, 1), refusal)
+
+
+# --- confirm, release, expire ---------------------------------------------------------------------------
+
+# A ledger number as ``inventory.services.new_transaction_number`` makes them (Crockford base32); the
+# reference to ``ln.id`` makes PostgreSQL draw new characters for every row.
+_TX_NUMBER = (
+    "'TX-' || to_char(%(now)s::timestamptz AT TIME ZONE 'UTC', 'YYYYMMDD') || '-' || "
+    "(SELECT string_agg(substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ', 1 + floor(random() * 32)::int, 1), '') "
+    "FROM generate_series(1, 10) WHERE ln.id IS NOT NULL)"
+)
+
+RESERVATION_COLUMNS = [field.column for field in StockReservation._meta.concrete_fields]
+
+
+def _ending_sql(*, pick: str, status: str, stamp: str, sale: bool, event_type: str, final: str) -> str:
+    """The statement that ends the reservations ``pick`` selects (a WHERE clause on the table) with
+    ``status``: their units go back to available, or with ``sale`` off the shelf with ledger rows;
+    ``inventory.updated``, ``reservation.*`` and low-stock events; ``final`` is the SELECT."""
+    if sale:
+        move = "reserved_quantity = i.reserved_quantity - l.q, last_movement_at = %(now)s"
+    else:
+        move = "reserved_quantity = i.reserved_quantity - l.q, available_quantity = i.available_quantity + l.q"
+    ledger = ""
+    if sale:
+        # Each line its own row, chained: a line's previous on-hand is the item's before the statement
+        # less the lines of the same item before it.
+        ledger = f""",
+ledger AS (
+    INSERT INTO {_LEDGER} (transaction_number, product_id, warehouse_id, transaction_type, quantity_change,
+        previous_quantity, new_quantity, reference_type, reference_id, reason, notes, created_by_id, created_at,
+        batch_number)
+    SELECT {_TX_NUMBER}, ln.product_id, ln.warehouse_id, '{TransactionType.SALE.value}', -ln.quantity,
+        u.before - ln.before_line, u.before - ln.before_line - ln.quantity,
+        'reservation', ln.reservation_id::text,
+        CASE WHEN r.order_id IS NULL THEN 'Reservation confirmed' ELSE 'Order ' || r.order_id END,
+        '', %(user)s, %(now)s, ''
+    FROM (SELECT l2.*, coalesce(sum(l2.quantity) OVER (PARTITION BY l2.item_id ORDER BY l2.id
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_line FROM lines l2) ln
+    JOIN r ON r.id = ln.reservation_id
+    JOIN (SELECT id, available_quantity + reserved_quantity + taken AS before FROM moved) u ON u.id = ln.item_id
+    ORDER BY ln.id
+)"""
+    line_json = (
+        "jsonb_agg(jsonb_build_object('product_id', ln.product_id, 'warehouse_id', ln.warehouse_id, "
+        "'quantity', ln.quantity, 'product_attributes', ln.product_attributes) ORDER BY ln.id)"
+    )
+    return f"""
+WITH r AS (
+    UPDATE {_RESERVATIONS} s SET status = '{status}', {stamp}
+    WHERE {pick}
+    RETURNING s.*
+),
+lines AS MATERIALIZED (SELECT ln.* FROM {_LINES} ln JOIN r ON ln.reservation_id = r.id),
+per_reservation AS (
+    SELECT ln.reservation_id, {line_json} AS items,
+        CASE WHEN count(DISTINCT ln.product_id) = 1 THEN min(ln.product_id) END AS product_id,
+        CASE WHEN count(DISTINCT ln.warehouse_id) = 1 THEN min(ln.warehouse_id) END AS warehouse_id
+    FROM lines ln GROUP BY ln.reservation_id
+),
+want AS (SELECT item_id, sum(quantity)::int AS q FROM lines GROUP BY item_id),
+locked AS MATERIALIZED (
+    SELECT i.id, w.q FROM {_ITEMS} i JOIN want w ON w.item_id = i.id ORDER BY i.id FOR NO KEY UPDATE OF i
+),
+moved AS (
+    UPDATE {_ITEMS} i SET {move}, version = i.version + 1, updated_at = %(now)s
+    FROM locked l WHERE i.id = l.id AND i.reserved_quantity >= l.q
+    RETURNING i.*, l.q AS taken
+){ledger},
+{_EVENT_BASE},
+item_events AS ({_item_events("moved")}),
+reservation_events AS (
+    INSERT INTO {_EVENTS} ({_EVENT_COLUMNS})
+    SELECT base.last + (SELECT count(*) FROM moved) + row_number() OVER (ORDER BY r.created_at, r.id), base.txid,
+        '{event_type}', %(now)s, pr.product_id, pr.warehouse_id, NULL,
+        {_reservation_json("r", "pr.items")}
+    FROM base, r JOIN per_reservation pr ON pr.reservation_id = r.id
+),
+{_alert_events("moved", "base.last + (SELECT count(*) FROM moved) + (SELECT count(*) FROM r)", resolve=not sale)}
+{final}
+"""
+
+
+def finish(
+    *,
+    reservation_id: Any,
+    now: datetime,
+    confirm: bool,
+    user_id: int | None,
+    owner_id: int | None,
+) -> Outcome:
+    """Confirm (``sale`` ledger rows; reserved and on hand go down) or release (reserved back to
+    available) an active, unexpired reservation, with its events; nothing done otherwise.
+
+    ``owner_id``: only a reservation that user created. ``rows``: one per line, the reservation's
+    columns first (``RESERVATION_COLUMNS``), then the line's, then the item's.
+    """
+    owned = "AND s.created_by_id = %(owner)s" if owner_id is not None else ""
+    final = f"""
+SELECT CASE WHEN (SELECT count(*) FROM want) = (SELECT count(*) FROM moved) THEN true
+        ELSE {REFUSE}('{UNMOVED}') END,
+    {", ".join(f"r.{c}" for c in RESERVATION_COLUMNS)},
+    ln.id, ln.item_id, ln.product_id, ln.warehouse_id, ln.quantity, ln.product_attributes,
+    {_ITEM_COLUMNS.format(json=_item_json_sql())}
+FROM r JOIN lines ln ON ln.reservation_id = r.id
+    JOIN moved i ON i.id = ln.item_id JOIN {_PRODUCTS} p ON p.id = i.product_id
+ORDER BY ln.id"""
+    sql = _ending_sql(
+        pick=f"s.id = %(id)s AND s.status = '{ReservationStatus.ACTIVE.value}' AND s.expires_at > %(now)s {owned}",
+        status=(ReservationStatus.FULFILLED if confirm else ReservationStatus.RELEASED).value,
+        stamp="fulfilled_at = %(now)s" if confirm else "released_at = %(now)s, released_by_id = %(user)s",
+        sale=confirm,
+        event_type=(EventType.RESERVATION_CONFIRMED if confirm else EventType.RESERVATION_RELEASED).value,
+        final=final,
+    )
+    params = {"id": reservation_id, "now": now, "user": user_id, "owner": owner_id}
+    rows = _run(sql, params)
+    if isinstance(rows, str):
+        return Outcome(rows, [])
+    if not rows:
+        return Outcome(NOT_ACTIVE, [])  # nothing matched: no statement effect to undo
+    return Outcome("", _items(rows, 1 + len(RESERVATION_COLUMNS) + 6), rows)
+
+
+def expire_overdue(*, now: datetime, limit: int, holding_products: Sequence[int] | None = None) -> int:
+    """Expire up to ``limit`` overdue active reservations (oldest expiry first) in one statement;
+    returns how many. Rows another transaction holds are skipped (SKIP LOCKED), so sweeps run side by
+    side. ``holding_products``: only reservations with a line of one of these products."""
+    holding = ""
+    if holding_products is not None:
+        holding = f"AND o.id IN (SELECT reservation_id FROM {_LINES} WHERE product_id = ANY(%(products)s))"
+    pick = (
+        f"s.id IN (SELECT o.id FROM {_RESERVATIONS} o WHERE o.status = '{ReservationStatus.ACTIVE.value}' "
+        f"AND o.expires_at <= %(now)s {holding} ORDER BY o.expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+    )
+    sql = _ending_sql(
+        pick=pick,
+        status=ReservationStatus.EXPIRED.value,
+        stamp="released_at = %(now)s",
+        sale=False,
+        event_type=EventType.RESERVATION_EXPIRED.value,
+        final=f"""SELECT (SELECT count(*) FROM r), CASE WHEN (SELECT count(*) FROM want) = (SELECT count(*) FROM moved)
+        THEN true ELSE {REFUSE}('{UNMOVED}') END""",
+    )
+    params = {"now": now, "limit": limit, "products": list(holding_products or [])}
+    rows = _run(sql, params)
+    if isinstance(rows, str):
+        from inventory.exceptions import InvalidState
+
+        raise InvalidState("Some items hold fewer reserved units than the expiring reservations.")
+    return rows[0][0]
+
+
+def reservation_from_row(row: tuple) -> StockReservation:
+    """The reservation (as updated) from a row of ``finish``."""
+    values = row[1 : 1 + len(RESERVATION_COLUMNS)]
+    return StockReservation.from_db("default", [f.attname for f in StockReservation._meta.concrete_fields], values)
+
+
+def lines_from_rows(rows: Sequence[tuple]) -> list[ReservationLine]:
+    start = 1 + len(RESERVATION_COLUMNS)
+    lines = []
+    for row in rows:
+        line_id, item_id, product_id, warehouse_id, quantity, attributes = row[start : start + 6]
+        lines.append(
+            ReservationLine(
+                id=line_id,
+                reservation_id=row[1],
+                item_id=item_id,
+                product_id=product_id,
+                warehouse_id=warehouse_id,
+                quantity=quantity,
+                product_attributes=json.loads(attributes) if isinstance(attributes, str) else attributes,
+            )
+        )
+    return lines
