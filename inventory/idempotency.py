@@ -12,7 +12,7 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -50,8 +50,34 @@ def purge_expired_keys() -> int:
     return deleted
 
 
+class _Replay(Exception):
+    """The key was stored first by another attempt: undo this one and answer as that one did."""
+
+
+def _store(user, key: str, fingerprint: str, response: Response, cutoff) -> bool:
+    """Store the key with its response in the caller's transaction, in one statement; False when a
+    live key exists already (an expired one is replaced). A concurrent attempt with the same key
+    waits here on the unique index until the first one commits or rolls back."""
+    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
+    body = json.dumps(response.data, cls=JSONEncoder)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, key, fingerprint, status_code, response_body, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, key) DO UPDATE SET "
+            "fingerprint = excluded.fingerprint, status_code = excluded.status_code, "
+            f"response_body = excluded.response_body, created_at = excluded.created_at WHERE {table}.created_at < %s "
+            "RETURNING id",
+            [user.pk, key, fingerprint, response.status_code, body, timezone.now(), cutoff],
+        )
+        return cursor.fetchone() is not None
+
+
 def idempotent(handler):
-    """Decorate an APIView handler (``post``) to honour the ``Idempotency-Key`` header."""
+    """Decorate an APIView handler (``post``) to honour the ``Idempotency-Key`` header.
+
+    The work and the stored response commit together; storing costs one statement (no read first):
+    a retry of a finished request redoes the work, finds the key at the insert, and rolls back.
+    """
 
     @functools.wraps(handler)
     def wrapper(view, request: Request, *args, **kwargs) -> Response:
@@ -63,32 +89,29 @@ def idempotent(handler):
             raise InvalidInput(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.", field=HEADER)
         fingerprint = _fingerprint(request)
         cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
-        with transaction.atomic():
-            IdempotencyKey.objects.filter(user=request.user, key=key, created_at__lt=cutoff).delete()
-            try:
-                with transaction.atomic():
-                    record = IdempotencyKey.objects.create(user=request.user, key=key, fingerprint=fingerprint)
-            except IntegrityError:
-                record = None
-            if record is not None:
+        try:
+            with transaction.atomic():
                 try:
-                    with transaction.atomic():
-                        try:
-                            response = handler(view, request, *args, **kwargs)
-                        except DomainError as exc:
-                            if not exc.keeps_changes:
-                                raise  # roll the savepoint back: the refusal changed nothing
-                            # The service committed work before refusing (an overdue reservation
-                            # expired on the spot): leave the savepoint normally so it stays.
-                            response = view.handle_exception(exc)
+                    response = handler(view, request, *args, **kwargs)
                 except DomainError as exc:
-                    # A refusal is a response too: the retry gets the same answer.
+                    if not exc.keeps_changes:
+                        raise  # roll back: the refusal changed nothing
+                    # The service committed work before refusing (an overdue reservation expired on
+                    # the spot): keep it, with the refusal as the stored response.
                     response = view.handle_exception(exc)
-                if response.status_code < 500:
-                    record.status_code = response.status_code
-                    record.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
-                    record.save(update_fields=["status_code", "response_body"])
-                return response
+                if response.status_code >= 500:
+                    return response
+                if not _store(request.user, key, fingerprint, response, cutoff):
+                    raise _Replay()
+            return response
+        except _Replay:
+            pass
+        except DomainError as exc:
+            # A refusal is a response too: the retry gets the same answer.
+            response = view.handle_exception(exc)
+            with transaction.atomic():
+                if _store(request.user, key, fingerprint, response, cutoff):
+                    return response
         return _replay(IdempotencyKey.objects.get(user=request.user, key=key), fingerprint)
 
     return wrapper

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 
 from inventory.event_models import Event, EventType
 from inventory.events import NOTIFY_CHANNEL, _dumps, _item_json_sql
@@ -155,17 +154,35 @@ class Outcome:
 
 
 def _run(sql: str, params: dict[str, Any]) -> list[tuple] | str:
-    """Execute; the refusal's reason when the statement refused (and so changed nothing)."""
+    """Execute; the refusal's reason when the statement refused by raising (and so changed nothing).
+
+    The usual refusals (a shortage, an order already reserved, a reservation that is not active) are
+    decided before anything is written and come back as rows, error-free: inside a transaction (an
+    Idempotency-Key) the statement then needs no savepoint. The raised ones are races or broken
+    invariants; inside a transaction they abort it, so they are raised as errors the caller cannot
+    continue past.
+    """
     try:
-        # Inside a transaction a refusal must not abort it: a savepoint takes the error.
-        with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
     except DatabaseError as exc:
         cause = exc.__cause__
-        if getattr(cause, "sqlstate", None) == REFUSAL_SQLSTATE:
-            return str(cause.diag.message_primary)
-        raise
+        if getattr(cause, "sqlstate", None) != REFUSAL_SQLSTATE:
+            raise
+        reason = str(cause.diag.message_primary)
+        if connection.in_atomic_block or reason == UNMOVED:
+            raise _refusal_error(reason) from exc
+        return reason
+
+
+def _refusal_error(reason: str) -> Exception:
+    from inventory.exceptions import InvalidState
+    from reservations.exceptions import OrderAlreadyReserved
+
+    if reason == TAKEN:
+        return OrderAlreadyReserved("The order already has an active reservation.")
+    return InvalidState("Some items hold fewer reserved units than their reservations (run check_ledger).")
 
 
 def _items(rows: Sequence[tuple], first: int) -> list[SimpleNamespace]:
@@ -232,22 +249,29 @@ want AS MATERIALIZED (
     SELECT product_id, warehouse_id, sum(quantity)::int AS q FROM req GROUP BY product_id, warehouse_id
 ),
 locked AS MATERIALIZED (
-    SELECT i.id, w.q FROM {_ITEMS} i JOIN want w ON i.product_id = w.product_id AND i.warehouse_id = w.warehouse_id
+    SELECT i.id, i.available_quantity AS available, w.q
+    FROM {_ITEMS} i JOIN want w ON i.product_id = w.product_id AND i.warehouse_id = w.warehouse_id
     ORDER BY i.id FOR NO KEY UPDATE OF i
+),
+-- Decided on the locked rows (their newest versions), so a refusal writes nothing and needs no error.
+ok AS MATERIALIZED (
+    SELECT count(*) = (SELECT count(*) FROM want) AND coalesce(bool_and(available >= q), false) AS all_held,
+        NOT EXISTS (SELECT 1 FROM {_RESERVATIONS} o WHERE o.order_id = %(order_id)s
+            AND o.status = '{ReservationStatus.ACTIVE.value}') AS order_free
+    FROM locked
 ),
 held AS (
     UPDATE {_ITEMS} i SET available_quantity = i.available_quantity - l.q,
         reserved_quantity = i.reserved_quantity + l.q, version = i.version + 1, updated_at = %(now)s
-    FROM locked l WHERE i.id = l.id AND i.available_quantity >= l.q
+    FROM locked l, ok WHERE i.id = l.id AND ok.all_held AND ok.order_free AND i.available_quantity >= l.q
     RETURNING i.*, l.q AS taken
 ),
-ok AS MATERIALIZED (SELECT (SELECT count(*) FROM held) = (SELECT count(*) FROM want) AS all_held),
 res AS (
     INSERT INTO {_RESERVATIONS} (id, order_id, session_id, reservation_type, status, expires_at, created_at,
         created_by_id)
     SELECT %(id)s, %(order_id)s, %(session_id)s, %(type)s, '{ReservationStatus.ACTIVE.value}', %(expires_at)s,
         %(now)s, %(created_by)s
-    FROM ok WHERE ok.all_held
+    FROM ok WHERE ok.all_held AND ok.order_free
     ON CONFLICT (order_id) WHERE status = '{ReservationStatus.ACTIVE.value}' AND order_id IS NOT NULL DO NOTHING
     RETURNING id
 ),
@@ -268,14 +292,21 @@ reservation_event AS (
 ),
 booked AS (SELECT held.* FROM held, res),
 {_alert_events("booked", "base.last + (SELECT count(*) FROM held) + 1", resolve=False)}
-SELECT CASE WHEN NOT ok.all_held THEN {REFUSE}('{SHORT}') WHEN (SELECT count(*) FROM res) = 0 THEN {REFUSE}('{TAKEN}')
-    ELSE true END, {_ITEM_COLUMNS.format(json=_item_json_sql())}
-FROM ok LEFT JOIN (held i JOIN {_PRODUCTS} p ON p.id = i.product_id) ON ok.all_held
+SELECT ok.all_held, ok.order_free,
+    -- Only a concurrent insert of the same order can get here (the unique index): undo the holds.
+    CASE WHEN ok.all_held AND ok.order_free AND (SELECT count(*) FROM res) = 0 THEN {REFUSE}('{TAKEN}') END,
+    {_ITEM_COLUMNS.format(json=_item_json_sql())}
+FROM ok LEFT JOIN (held i JOIN {_PRODUCTS} p ON p.id = i.product_id) ON ok.all_held AND ok.order_free
 """
-    refusal = _run(sql, named)
-    if isinstance(refusal, str):
-        return Outcome(refusal, [])
-    return Outcome("", _items(refusal, 1), refusal)
+    rows = _run(sql, named)
+    if isinstance(rows, str):
+        return Outcome(rows, [])
+    all_held, order_free = rows[0][0], rows[0][1]
+    if not order_free:
+        return Outcome(TAKEN, [])
+    if not all_held:
+        return Outcome(SHORT, [])
+    return Outcome("", _items(rows, 3), rows)
 
 
 # --- confirm, release, expire ---------------------------------------------------------------------------
@@ -422,10 +453,6 @@ def expire_overdue(*, now: datetime, limit: int, holding_products: Sequence[int]
     )
     params = {"now": now, "limit": limit, "products": list(holding_products or [])}
     rows = _run(sql, params)
-    if isinstance(rows, str):
-        from inventory.exceptions import InvalidState
-
-        raise InvalidState("Some items hold fewer reserved units than the expiring reservations.")
     return rows[0][0]
 
 

@@ -91,6 +91,18 @@ def test_off_turns_throttling_off(storefront_api, anon_api):
     assert {anon_api.get(LIST).status_code for _ in range(30)} == {401}
 
 
+@override_settings(
+    CACHES={"default": {"BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache"}},
+    API_THROTTLE_RATE="3/hour",
+)
+def test_on_the_local_memory_cache_of_the_embedded_default_the_same_limits_hold(storefront_api):
+    statuses = [storefront_api.get(LIST).status_code for _ in range(5)]
+
+    assert statuses == [200, 200, 200, 429, 429]
+    response = storefront_api.get(LIST)
+    _assert_throttled(response.status_code, response.json(), response.headers.get("Retry-After"))
+
+
 def test_throttling_fails_open_when_redis_is_unreachable(storefront_api):
     with own_redis() as redis_server:
         caches = copy.deepcopy(settings.CACHES)
