@@ -305,4 +305,33 @@ def seed_scan_items(products: int, warehouses: tuple[int, int]) -> tuple[int, in
     return lo, hi
 
 
-RAW_LOW_STOCK_SQL = "SELECT id FROM inventory_inventoryitem WHERE available_quantity <= reorder_point"
+# The low-stock scan's baseline does the same work by hand: find the low items, insert their alerts,
+# insert an event per alert with the same JSON, into plain tables with the real ones' indexes.
+RAW_SCAN_TABLES_SQL = """
+DROP TABLE IF EXISTS bench_scan_alerts, bench_scan_events;
+CREATE TABLE bench_scan_alerts (id bigserial PRIMARY KEY, item_id bigint NOT NULL, current_quantity integer NOT NULL,
+    reorder_point integer NOT NULL, status varchar(20) NOT NULL, created_at timestamptz NOT NULL);
+CREATE UNIQUE INDEX ON bench_scan_alerts (item_id) WHERE status IN ('open', 'acknowledged');
+CREATE TABLE bench_scan_events (id bigint PRIMARY KEY, txid bigint NOT NULL, type varchar(40) NOT NULL,
+    created_at timestamptz NOT NULL, product_id bigint, warehouse_id bigint, item_id bigint, data jsonb NOT NULL);
+CREATE INDEX ON bench_scan_events (product_id, id);
+CREATE INDEX ON bench_scan_events (warehouse_id, id);
+CREATE INDEX ON bench_scan_events (created_at);
+"""
+RAW_LOW_STOCK_SQL = """
+WITH low AS MATERIALIZED (
+    SELECT i.id, i.product_id, i.warehouse_id, i.available_quantity, i.reorder_point, p.sku
+    FROM inventory_inventoryitem i JOIN inventory_product p ON p.id = i.product_id
+    WHERE i.available_quantity <= i.reorder_point
+), a AS (
+    INSERT INTO bench_scan_alerts (item_id, current_quantity, reorder_point, status, created_at)
+    SELECT id, available_quantity, reorder_point, 'open', now() FROM low ORDER BY id
+    RETURNING id, item_id, current_quantity, reorder_point, status
+)
+INSERT INTO bench_scan_events (id, txid, type, created_at, product_id, warehouse_id, item_id, data)
+SELECT a.id, 0, 'low_stock.raised', now(), low.product_id, low.warehouse_id, low.id, jsonb_build_object(
+    'alert_id', a.id, 'status', a.status, 'item_id', a.item_id, 'product_id', low.product_id, 'sku', low.sku,
+    'warehouse_id', low.warehouse_id, 'current_quantity', low.available_quantity, 'reorder_point', low.reorder_point,
+    'quantity_when_raised', a.current_quantity, 'reorder_point_when_raised', a.reorder_point)
+FROM a JOIN low ON low.id = a.item_id
+"""

@@ -23,9 +23,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from inventory import events
-from inventory.event_models import EventType
+from inventory.event_models import Event, EventType
 from inventory.exceptions import InvalidState, NotFound
-from inventory.models import ACTIVE_ALERT_STATUSES, AlertStatus, InventoryItem, LowStockAlert
+from inventory.models import ACTIVE_ALERT_STATUSES, AlertStatus, InventoryItem, LowStockAlert, Product
 
 _INSERT_CHUNK = 1000
 
@@ -163,11 +163,68 @@ def sync_low_stock_alerts(items: Iterable[InventoryItem]) -> None:
     _record(_insert_alerts(to_raise, now) if to_raise else [], resolved)
 
 
+def alert_json_sql(alert: str) -> str:
+    """The data of ``low_stock.*`` events (as ``alert_events`` builds it) in SQL: alert row ``alert``,
+    item ``i``, product ``p``."""
+    return (
+        f"jsonb_build_object('alert_id', {alert}.id, 'status', {alert}.status, 'item_id', {alert}.item_id, "
+        "'product_id', i.product_id, 'sku', p.sku, 'warehouse_id', i.warehouse_id, "
+        "'current_quantity', i.available_quantity, 'reorder_point', i.reorder_point, "
+        f"'quantity_when_raised', {alert}.current_quantity, 'reorder_point_when_raised', {alert}.reorder_point)"
+    )
+
+
+def _scan_in_one_statement(now: datetime) -> tuple[int, int]:
+    """``scan_low_stock`` on PostgreSQL: find, raise, resolve and write every event in one statement."""
+    alerts = LowStockAlert._meta.db_table
+    items = InventoryItem._meta.db_table
+    products = Product._meta.db_table
+    event_table = Event._meta.db_table
+    columns = "id, txid, type, created_at, product_id, warehouse_id, item_id, data"
+    active = ", ".join(f"'{status.value}'" for status in ACTIVE_ALERT_STATUSES)
+    # ORDER BY: concurrent scans insert in the same order, so they queue instead of deadlocking. The CTE
+    # is filtered first (the partial low-stock index serves it) and only then sorted.
+    sql = f"""{events.PG_EVENT_BASE},
+low AS MATERIALIZED (
+    SELECT i.id, i.available_quantity, i.reorder_point FROM {items} i WHERE i.available_quantity <= i.reorder_point
+),
+raised AS (
+    INSERT INTO {alerts} (item_id, current_quantity, reorder_point, status, created_at)
+    SELECT low.id, low.available_quantity, low.reorder_point, '{AlertStatus.OPEN.value}', %(now)s FROM low
+    WHERE NOT EXISTS (SELECT 1 FROM {alerts} a WHERE a.item_id = low.id AND a.status IN ({active}))
+    ORDER BY low.id ON CONFLICT DO NOTHING RETURNING *
+),
+resolved AS (
+    UPDATE {alerts} a SET status = '{AlertStatus.RESOLVED.value}', resolved_at = %(now)s
+    FROM {items} i WHERE i.id = a.item_id AND a.status IN ({active}) AND i.available_quantity > i.reorder_point
+    RETURNING a.*
+),
+raised_events AS (
+    INSERT INTO {event_table} ({columns})
+    SELECT base.last + row_number() OVER (ORDER BY a.id), base.txid, '{EventType.LOW_STOCK_RAISED.value}', %(now)s,
+        i.product_id, i.warehouse_id, i.id, {alert_json_sql("a")}
+    FROM base, raised a JOIN {items} i ON i.id = a.item_id JOIN {products} p ON p.id = i.product_id
+),
+resolved_events AS (
+    INSERT INTO {event_table} ({columns})
+    SELECT base.last + (SELECT count(*) FROM raised) + row_number() OVER (ORDER BY a.id), base.txid,
+        '{EventType.LOW_STOCK_RESOLVED.value}', %(now)s, i.product_id, i.warehouse_id, i.id, {alert_json_sql("a")}
+    FROM base, resolved a JOIN {items} i ON i.id = a.item_id JOIN {products} p ON p.id = i.product_id
+)
+SELECT (SELECT count(*) FROM raised), (SELECT count(*) FROM resolved)"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"now": now})
+        raised, resolved = cursor.fetchone()
+    return raised, resolved
+
+
 @transaction.atomic
 def scan_low_stock() -> tuple[int, int]:
     """Raise an alert for every item at or below its reorder point that has none, resolve every active
     alert whose item is above it; returns (raised, resolved). Two statements whatever the number of items."""
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        return _scan_in_one_statement(now)
     alerts, columns = _quoted(LowStockAlert, *_ALERT_FIELDS)
     items, (item_pk, available, reorder_point) = _quoted(InventoryItem, "id", "available_quantity", "reorder_point")
     alert_item, alert_status = _quoted(LowStockAlert, "item", "status")[1]

@@ -72,6 +72,10 @@ WITH tx AS MATERIALIZED (
 )"""
 
 
+# The same CTEs for a statement that writes events itself (sweeps, scans, the one-statement holds).
+PG_EVENT_BASE = _PG_BASE
+
+
 def _ts_sql(column: str) -> str:
     """An ISO 8601 UTC timestamp with microseconds, as ``stock_cache.iso`` writes it."""
     if connection.vendor == "postgresql":

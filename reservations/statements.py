@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import DatabaseError, connection
 
+from inventory.alerts import alert_json_sql
 from inventory.event_models import Event, EventType
 from inventory.events import NOTIFY_CHANNEL, _dumps, _item_json_sql
 from inventory.feed import ID_SHIFT
@@ -75,12 +76,7 @@ def _alert_events(source: str, first: str, *, resolve: bool) -> str:
     active = ", ".join(f"'{s}'" for s in ACTIVE_ALERT_STATUSES)
 
     def data(a: str) -> str:
-        return (
-            f"jsonb_build_object('alert_id', {a}.id, 'status', {a}.status, 'item_id', {a}.item_id, "
-            "'product_id', i.product_id, 'sku', p.sku, 'warehouse_id', i.warehouse_id, "
-            "'current_quantity', i.available_quantity, 'reorder_point', i.reorder_point, "
-            f"'quantity_when_raised', {a}.current_quantity, 'reorder_point_when_raised', {a}.reorder_point)"
-        )
+        return alert_json_sql(a)
 
     sql = f"""
 raised AS (
