@@ -23,12 +23,13 @@ SOCKET_TIMEOUT = 30.0  # seconds; above channels-redis' brpop_timeout (5 s)
 
 
 def _layer():
-    from channels_redis.core import RedisChannelLayer
     from django.conf import settings
+    from django.utils.module_loading import import_string
 
     layers = getattr(settings, "CHANNEL_LAYERS", {})
     config = dict(layers.get("default", {}).get("CONFIG", {}))
-    if not layers.get("default", {}).get("BACKEND", "").startswith("channels_redis.core."):
+    backend = layers.get("default", {}).get("BACKEND", "")
+    if not backend.startswith(("channels_redis.core.", "inventory.channel_layer.")):
         raise RuntimeError("the bench needs the Redis channel layer (REDIS_URL)")
     hosts = [
         {"address": host, "socket_timeout": SOCKET_TIMEOUT}
@@ -36,7 +37,7 @@ def _layer():
         else {**host, "socket_timeout": SOCKET_TIMEOUT}
         for host in config.pop("hosts", ["redis://127.0.0.1:6379/0"])
     ]
-    return RedisChannelLayer(hosts=hosts, **config)
+    return import_string(backend)(hosts=hosts, **config)
 
 
 class LayerListener:

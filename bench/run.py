@@ -53,9 +53,11 @@ from bench.stack import Stack  # noqa: E402
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/inventory_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/3"
 NAMES = (
+    "floor",
     "hot_sku_reserve",
     "relay_lag",  # captured under hot_sku_reserve's load (runs that load itself when it is not selected)
     "spread_reserve",
+    "spread_reserve_vs_floor",
     "cached_read",
     "availability_200",
     "ws_fanout",

@@ -530,6 +530,13 @@ def expire_reservations(*, batch_size: int = SWEEP_BATCH, now: datetime | None =
     """
     now = now or timezone.now()
     total = 0
+    if connection.vendor == "postgresql":
+        # One statement per batch: the reservations, their items, their events (statements.expire_overdue).
+        while True:
+            expired = statements.expire_overdue(now=now, limit=batch_size)
+            total += expired
+            if expired < batch_size:
+                return total
     while True:
         with transaction.atomic():
             ids = list(
@@ -547,6 +554,8 @@ def expire_reservations(*, batch_size: int = SWEEP_BATCH, now: datetime | None =
 def expire_overdue_holding(product_ids: Iterable[int]) -> int:
     """Expire overdue reservations that hold any of these products (a sale is waiting on them)."""
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        return statements.expire_overdue(now=now, limit=SWEEP_BATCH, holding_products=sorted(set(product_ids)))
     with transaction.atomic():
         holding = ReservationLine.objects.filter(product_id__in=list(product_ids)).values("reservation_id")
         ids = list(
