@@ -43,6 +43,8 @@ METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 5, minimum=0, maximum=3
 STOCK_CACHE_TTL = env_int("STOCK_CACHE_TTL", 300, minimum=1)
 EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 7, minimum=1, maximum=3650)
 # Seconds a request waits on Redis at most (connect and each call); the relay refreshes what it skips.
+# Threads per web process running requests (inventory_site.sync_http); each may hold a database connection.
+WEB_THREADS = env_int("WEB_THREADS", 4, minimum=1, maximum=64)
 # How long a process trusts what a token resolved to (user, active, roles); see inventory_site.authentication.
 AUTH_CACHE_SECONDS = env_float("AUTH_CACHE_SECONDS", 1.0, minimum=0, maximum=60)
 REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 0.1, minimum=0.01, maximum=30)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,10 +34,6 @@ CHUNK = 2**16
 _END = object()
 
 
-def _default_threads() -> int:
-    return int(os.environ.get("WEB_THREADS", "8"))
-
-
 class SyncHandler(base.BaseHandler):
     """Django's middleware chain loaded in sync mode: a request is one call, as under WSGI."""
 
@@ -52,7 +47,7 @@ class SyncDjangoHTTP:
 
     def __init__(self, *, threads: int | None = None) -> None:
         self.handler = SyncHandler()
-        self.pool = ThreadPoolExecutor(max_workers=threads or _default_threads(), thread_name_prefix="http")
+        self.pool = ThreadPoolExecutor(max_workers=threads or settings.WEB_THREADS, thread_name_prefix="http")
 
     async def __call__(self, scope, receive, send) -> None:
         body = await self._read_body(receive)
