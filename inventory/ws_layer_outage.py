@@ -15,7 +15,6 @@ server process (event loop):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import weakref
@@ -181,17 +180,19 @@ class LayerOutageMixin:
             await asyncio.wait((receiving, outage), return_when=asyncio.FIRST_COMPLETED)
         finally:
             if not receiving.done():
-                receiving.cancel()  # the outage, or this task was cancelled (the consumer is ending)
-        if receiving.done() and not receiving.cancelled():
-            exc = receiving.exception()
-            if exc is None:
-                return receiving.result()
-            if not isinstance(exc, LAYER_ERRORS):
-                raise exc
-            health.mark_down(exc)
-        else:
-            with contextlib.suppress(asyncio.CancelledError, *LAYER_ERRORS):
-                await receiving  # let channels-redis clean up after the cancelled receive
+                # The outage, or the consumer is ending (this task was cancelled). Either way the receive
+                # finishes here, inside the consumer's life: a cancelled receive left running on its own
+                # was seen to hang in redis-py until its event loop closed.
+                receiving.cancel()
+                await asyncio.wait((receiving,))
+        if receiving.cancelled():
+            return {"type": UNAVAILABLE}
+        exc = receiving.exception()
+        if exc is None:
+            return receiving.result()
+        if not isinstance(exc, LAYER_ERRORS):
+            raise exc
+        health.mark_down(exc)
         return {"type": UNAVAILABLE}
 
     async def layer_unavailable(self, message: dict[str, Any]) -> None:

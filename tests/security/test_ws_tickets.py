@@ -74,7 +74,15 @@ class WhoAmI(AsyncJsonWebsocketConsumer):
 
 
 WHO_AM_I = TokenAuthMiddlewareStack(WhoAmI.as_asgi())
-handshake = async_to_sync(_handshake)
+
+
+async def _handshakes(queries: list[str]) -> list[tuple[bool, object]]:
+    return [await _handshake(query) for query in queries]
+
+
+def handshakes(*queries: str) -> list[tuple[bool, object]]:
+    """Handshakes one after the other, on one event loop (as one server process sees them)."""
+    return async_to_sync(_handshakes)(list(queries))
 
 
 async def _user_of(query: str, cookie: str | None = None) -> str | None:
@@ -84,9 +92,6 @@ async def _user_of(query: str, cookie: str | None = None) -> str | None:
     answer = await ws.receive_json_from(timeout=WAIT)
     await ws.disconnect()
     return answer["user"]
-
-
-user_of = async_to_sync(_user_of)
 
 
 # --- the endpoint ----------------------------------------------------------------------------------
@@ -150,13 +155,14 @@ def test_a_ticket_connects_and_subscribes(storefront_api):
 
 def test_a_ticket_opens_one_connection_only(storefront_api):
     ticket = _ticket(storefront_api)
-    bad_token = handshake("token=not-a-token")
+    bad_token, first, again, unknown = handshakes(
+        "token=not-a-token", f"ticket={ticket}", f"ticket={ticket}", "ticket=never-issued"
+    )
     assert bad_token[0] is False
-
-    assert handshake(f"ticket={ticket}") == (True, None)
+    assert first == (True, None)
     # Used: refused exactly as a bad token is (the handshake answers 403, the same close code).
-    assert handshake(f"ticket={ticket}") == bad_token
-    assert handshake("ticket=never-issued") == bad_token
+    assert again == bad_token
+    assert unknown == bad_token
 
 
 def test_concurrent_handshakes_with_one_ticket_let_exactly_one_in(storefront_api):
@@ -193,21 +199,30 @@ def test_an_expired_ticket_is_refused(storefront_user):
     fresh = issue_ticket(storefront_user)
     wait_until(lambda: cache.get(ticket_key(expiring)) is None, timeout=WAIT, interval=0.05, message="expiry")
 
-    assert handshake(f"ticket={expiring}")[0] is False
-    assert handshake(f"ticket={fresh}") == (True, None)
+    expired, valid = handshakes(f"ticket={expiring}", f"ticket={fresh}")
+    assert expired[0] is False
+    assert valid == (True, None)
 
 
 def test_the_connection_is_the_tickets_user(storefront_api, storefront_user, warehouse_user):
-    # A storefront ticket is the storefront user, even beside a warehouse user's session cookie.
-    ticket = _ticket(storefront_api)
+    ticket, other = _ticket(storefront_api), _ticket(storefront_api)
     cookie = session_cookie(warehouse_user)
-    assert user_of(f"ticket={ticket}", cookie=cookie) == storefront_user.username
+    token = token_for(warehouse_user)
+
+    async def scenario() -> list[str | None]:
+        return [
+            await _user_of(f"ticket={ticket}", cookie=cookie),
+            await _user_of(f"ticket={ticket}", cookie=cookie),
+            await _user_of(f"token={token}&ticket={other}"),
+        ]
+
+    with_session, used, with_token = run(scenario)
+    # A storefront ticket is the storefront user, even beside a warehouse user's session cookie.
+    assert with_session == storefront_user.username
     # A used ticket does not fall back to the session: the connection is anonymous.
-    assert user_of(f"ticket={ticket}", cookie=cookie) is None
+    assert used is None
     # The ticket wins over a token given with it.
-    ticket = _ticket(storefront_api)
-    query = f"token={token_for(warehouse_user)}&ticket={ticket}"
-    assert user_of(query) == storefront_user.username
+    assert with_token == storefront_user.username
 
 
 def test_a_ticket_is_checked_against_the_user_when_used(storefront_api, storefront_user):
@@ -215,12 +230,12 @@ def test_a_ticket_is_checked_against_the_user_when_used(storefront_api, storefro
     deactivated = _ticket(storefront_api)
 
     storefront_user.groups.remove(Group.objects.get(name=STOREFRONT_GROUP))
-    assert handshake(f"ticket={lost_role}")[0] is False
+    assert handshakes(f"ticket={lost_role}")[0][0] is False
 
     storefront_user.groups.add(Group.objects.get(name=STOREFRONT_GROUP))
     storefront_user.is_active = False
     storefront_user.save(update_fields=["is_active"])
-    assert handshake(f"ticket={deactivated}")[0] is False
+    assert handshakes(f"ticket={deactivated}")[0][0] is False
 
 
 # --- through a real server: no secret in any log line -----------------------------------------------
