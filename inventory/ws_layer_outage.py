@@ -138,7 +138,7 @@ class LayerOutageMixin:
     # guarded receive instead.
     @property
     def channel_receive(self):
-        return self._guarded_layer_receive
+        return self._layer_receive
 
     @channel_receive.setter
     def channel_receive(self, receive) -> None:
