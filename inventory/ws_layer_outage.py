@@ -31,6 +31,7 @@ CLOSE_REASON = "The live feed is unavailable (Redis does not answer); reconnect 
 LAYER_ERRORS = (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError)
 PROBE_INTERVAL = 1.0  # seconds between two PINGs while the layer is down
 PROBE_TIMEOUT = 2.0
+STILL_DOWN_EVERY = 10.0  # seconds between two "still does not answer" lines during a long outage
 UNAVAILABLE = "layer.unavailable"  # the message the guarded receive dispatches when the layer went down
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class LayerHealth:
         self.refused = 0
         self._probe: asyncio.Task | None = None
         self._probed_at = float("-inf")
+        self._reported_at = float("-inf")
 
     @property
     def down(self) -> bool:
@@ -60,7 +62,7 @@ class LayerHealth:
     def mark_down(self, exc: BaseException) -> None:
         if self.down:
             return
-        self.down_since = self._probed_at = time.monotonic()  # the failure counts as the first probe
+        self.down_since = self._probed_at = self._reported_at = time.monotonic()  # the failure: the first probe
         self.refused = 0
         self.outage.set_result(None)
         _log.warning(
@@ -89,6 +91,9 @@ class LayerHealth:
                 for index in range(getattr(layer, "ring_size", 1)):
                     await layer.connection(index).ping()
         except Exception as exc:  # a Redis error or the timeout: it does not answer yet
+            if time.monotonic() - self._reported_at < STILL_DOWN_EVERY:
+                return
+            self._reported_at = time.monotonic()
             _log.warning(
                 "WebSocket: the channel layer (Redis) still does not answer after %.0f s (%s); "
                 "%d handshake(s) refused with 1013",
@@ -138,7 +143,7 @@ class LayerOutageMixin:
     # guarded receive instead.
     @property
     def channel_receive(self):
-        return self._layer_receive
+        return self._guarded_layer_receive
 
     @channel_receive.setter
     def channel_receive(self, receive) -> None:

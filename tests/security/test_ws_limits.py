@@ -16,11 +16,12 @@ from inventory.ws_limits import server_max_size
 from tests.factories import WarehouseFactory, stocked_item
 from tests.live.support import connected, rest_adjust, run, settled, token_for, unique_product
 from tests.processes import free_port, http_answers, own_redis, running, service_env, serving_asgi, wait_until
-from tests.security.ws_support import WAIT, open_client, raise_fd_limit, stack, ws_url
+from tests.security.ws_support import WAIT, open_client, raise_fd_limit, redis_clients, stack, ws_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CLIENTS = 400
+LAYER_POOL = 10
 OUR_REASON = "Message too big"  # how the app's close reason starts (uvicorn's own limit says otherwise)
 
 
@@ -75,7 +76,9 @@ def test_a_binary_message_over_the_limit_closes_with_1009(storefront_user):
         await ws.send_to(bytes_data=b"x" * settings.WS_MAX_MESSAGE_BYTES)
         answer = json.loads((await ws.receive_output(WAIT))["text"])
         await ws.send_to(bytes_data=b"x" * (settings.WS_MAX_MESSAGE_BYTES + 1))
-        return answer, await ws.receive_output(WAIT)
+        closed = await ws.receive_output(WAIT)
+        await ws.wait(WAIT)  # the consumer ended
+        return answer, closed
 
     answer, closed = run(scenario)
     assert answer["type"] == "error" and answer["code"] == "invalid_message"  # under the limit: the feed's answer
@@ -151,10 +154,12 @@ def test_400_clients_connecting_at_once_are_all_subscribed_and_all_get_the_updat
     frame = {"type": "subscribe:inventory", "product_id": item.product_id, "warehouse_id": item.warehouse_id}
     settled()  # the receipt above is final: it is not sent to the subscribers
 
-    # A server with few database connections (the handshakes authenticate against PostgreSQL, shared).
+    # A server with few database connections (the handshakes authenticate against PostgreSQL, shared), and a
+    # small channel layer pool: 400 clients subscribing at once wait for one of its connections in turn.
+    env = {"DB_POOL_SIZE": "4", "CHANNEL_LAYER_MAX_CONNECTIONS": str(LAYER_POOL)}
     with (
         own_redis() as redis_server,
-        stack(tmp_path, redis_server.url(), f"h5-{uuid.uuid4().hex[:6]}", DB_POOL_SIZE="4") as base_url,
+        stack(tmp_path, redis_server.url(), f"h5-{uuid.uuid4().hex[:6]}", **env) as base_url,
     ):
         host = base_url.removeprefix("http://")
 
@@ -177,13 +182,16 @@ def test_400_clients_connecting_at_once_are_all_subscribed_and_all_get_the_updat
                 updates = await asyncio.wait_for(
                     asyncio.gather(*(c.next_of("inventory:update") for c in clients)), WAIT
                 )
-                return updates, body
+                return updates, body, redis_clients(redis_server.port)
             finally:
                 await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
 
-        updates, body = asyncio.run(scenario())
+        updates, body, redis_connections = asyncio.run(scenario())
 
     assert len(updates) == CLIENTS
     assert body["available_quantity"] == 93
     assert all(u["data"] == body for u in updates)  # each client got this change, as the API answered it
     assert len({u["event_id"] for u in updates}) == 1
+    # Redis saw a bounded number of connections: each layer pool (the server's, the relay's) at most
+    # LAYER_POOL, plus a few cache connections; not one per client.
+    assert redis_connections <= 2 * LAYER_POOL + 10, redis_connections

@@ -13,6 +13,7 @@ import time
 import uuid
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from inventory.ws_layer_outage import CLOSE_REASON
 from tests.factories import WarehouseFactory, stocked_item
@@ -41,7 +42,8 @@ async def _subscribed_once_back(url: str, frame: dict) -> tuple[Client, int]:
         try:
             await client.subscribe(frame)
             return client, attempt
-        except AssertionError:
+        except (AssertionError, ConnectionClosed):  # closed before (or while) the subscribe was sent
+            await client.ended()
             assert client.close_code == 1013, (client.close_code, client.frames)
             await client.close()
             await asyncio.sleep(0.2)

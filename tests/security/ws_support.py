@@ -39,6 +39,14 @@ def stack(tmp_path: Path, redis_url: str, prefix: str, **env: str) -> Iterator[s
         yield base_url
 
 
+def redis_clients(port: int) -> int:
+    """How many connections the redis-server on ``port`` has open (this call's own not counted)."""
+    import redis
+
+    with redis.Redis(port=port, socket_timeout=5) as connection:
+        return int(connection.info("clients")["connected_clients"]) - 1
+
+
 def ws_url(base_url: str, token: str) -> str:
     return base_url.replace("http://", "ws://") + f"/ws/inventory/?token={token}"
 
