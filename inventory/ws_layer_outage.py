@@ -6,15 +6,19 @@ server process (event loop):
 
 - the first layer call that fails marks the layer *down*, and every open socket closes with 1013 "try
   again later" at once (they all wait on one shared outage future, not each on a failing call of its own);
-- while it is down, a handshake is accepted and at once closed with 1013, before any other frame: a browser
-  then sees the close code and its reason, where a refused handshake shows only a bare 1006. Whether Redis
-  answers again is checked with a PING at most once per ``PROBE_INTERVAL``, shared by the handshakes;
+- while it is down, a handshake is refused with HTTP 503, ``Retry-After`` and the API's JSON error
+  ``service_unavailable`` (like a database outage), not accepted: a client that resets its reconnect
+  backoff once a socket opens (the ops page does) keeps backing off. Under a server that cannot answer a
+  handshake with a response (channels' test communicator), it is accepted and closed with 1013 at once.
+  Whether Redis answers again is checked with a PING at most once per ``PROBE_INTERVAL``, shared by the
+  handshakes;
 - the outage is logged at most once a second (``RateLimitedLogger``), without tracebacks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import weakref
@@ -32,6 +36,8 @@ LAYER_ERRORS = (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError)
 PROBE_INTERVAL = 1.0  # seconds between two PINGs while the layer is down
 PROBE_TIMEOUT = 2.0
 STILL_DOWN_EVERY = 10.0  # seconds between two "still does not answer" lines during a long outage
+RETRY_AFTER_SECONDS = 5  # of a handshake refused during an outage
+CANCEL_AGAIN_AFTER = 0.5  # seconds; see _guarded_layer_receive
 UNAVAILABLE = "layer.unavailable"  # the message the guarded receive dispatches when the layer went down
 
 logger = logging.getLogger(__name__)
@@ -95,8 +101,7 @@ class LayerHealth:
                 return
             self._reported_at = time.monotonic()
             _log.warning(
-                "WebSocket: the channel layer (Redis) still does not answer after %.0f s (%s); "
-                "%d handshake(s) refused with 1013",
+                "WebSocket: the channel layer (Redis) still does not answer after %.0f s (%s); %d handshake(s) refused",
                 time.monotonic() - self.down_since,
                 _describe(exc),
                 self.refused,
@@ -155,17 +160,34 @@ class LayerOutageMixin:
         return layer_health().down
 
     async def accept_unless_layer_down(self) -> bool:
-        """Accept the handshake; while the layer is down, close it at once with 1013. Whether it stays open."""
+        """Accept the handshake, unless the layer is down: then refuse it (503). Whether it is open."""
         health = layer_health()
-        available = await health.available(self.channel_layer)
-        await self.accept()
-        if not available:
-            await self.close(code=CLOSE_TRY_AGAIN_LATER, reason=CLOSE_REASON)
+        if not await health.available(self.channel_layer):
+            await self._refuse_handshake()
             return False
+        await self.accept()
         health.open_sockets += 1
         self._counted = True
         self._layer_open.set()
         return True
+
+    async def _refuse_handshake(self) -> None:
+        """HTTP 503 with Retry-After and the API's JSON error, where the server can send a response to a
+        handshake (uvicorn can: the ASGI ``websocket.http.response`` extension); elsewhere the socket is
+        accepted and closed at once with 1013, before any other frame."""
+        if "websocket.http.response" not in (self.scope.get("extensions") or {}):
+            await self.accept()
+            await self.close(code=CLOSE_TRY_AGAIN_LATER, reason=CLOSE_REASON)
+            return
+        self.closing = True
+        body = json.dumps({"code": "service_unavailable", "detail": CLOSE_REASON}).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await self.base_send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
+        await self.base_send({"type": "websocket.http.response.body", "body": body})
 
     async def layer_failed(self, exc: BaseException, *, close: bool = True) -> None:
         """A layer call of a handler failed: the layer is down, this socket (and every other) closes."""
@@ -184,12 +206,13 @@ class LayerOutageMixin:
         try:
             await asyncio.wait((receiving, outage), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if not receiving.done():
-                # The outage, or the consumer is ending (this task was cancelled). Either way the receive
-                # finishes here, inside the consumer's life: a cancelled receive left running on its own
-                # was seen to hang in redis-py until its event loop closed.
+            # The outage, or the consumer is ending (this task was cancelled): the receive ends here, within
+            # the consumer's life. Python 3.11's asyncio.wait_for (in redis-py's connect) drops a cancel that
+            # lands just as the connection is made; channels-redis then polls Redis on and on (BZPOPMIN every
+            # 5 s), for ever, so a cancel is repeated until it took.
+            while not receiving.done():
                 receiving.cancel()
-                await asyncio.wait((receiving,))
+                await asyncio.wait((receiving,), timeout=CANCEL_AGAIN_AFTER)
         if receiving.cancelled():
             return {"type": UNAVAILABLE}
         exc = receiving.exception()

@@ -2,22 +2,35 @@
 test's own (killed, then started again on the same port; the shared Redis is never touched).
 
 Open sockets close with 1013 "try again later" (not a bare 1006), every handshake during the outage is
-accepted and closed with 1013 before any other frame, the server logs no traceback and only about a line a
-second about Redis, and once Redis is back a new client subscribes and gets the next change.
+refused with 503 and Retry-After, the server logs no traceback and only about a line a second about Redis,
+and once Redis is back a new client subscribes and gets the next change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
 import pytest
-from websockets.exceptions import ConnectionClosed
+from django.test import override_settings
+from websockets.exceptions import InvalidStatus
 
 from inventory.ws_layer_outage import CLOSE_REASON
+from tests.events.support import redis_settings
 from tests.factories import WarehouseFactory, stocked_item
-from tests.live.support import rest_adjust, settled, token_for, unique_product
+from tests.live.support import (
+    WAIT,
+    communicator,
+    connected,
+    rest_adjust,
+    run,
+    settled,
+    subscribe,
+    token_for,
+    unique_product,
+)
 from tests.processes import own_redis
 from tests.security.ws_support import Client, open_client, stack, ws_url
 
@@ -28,26 +41,28 @@ OUTAGE_SECONDS = 4  # how long the test keeps trying handshakes while Redis is d
 HANDSHAKES_AT_ONCE = 10
 
 
-async def _refused(url: str) -> tuple[int, str, list]:
-    """Connect during the outage: the close code and reason, and whatever frames came before it."""
-    client = await open_client(url)
-    code = await client.ended()
-    return code, client.close_reason, client.frames
-
-
-async def _subscribed_once_back(url: str, frame: dict) -> tuple[Client, int]:
-    """Connect and subscribe, again after each 1013 (right after Redis is back the server may not know yet)."""
-    for attempt in range(1, 51):
+async def _refused(url: str) -> tuple[int, str | None, dict]:
+    """Connect during the outage: the refusal's status, Retry-After and JSON body."""
+    try:
         client = await open_client(url)
+    except InvalidStatus as refused:
+        response = refused.response
+        return response.status_code, response.headers.get("Retry-After"), json.loads(response.body)
+    await client.close()
+    raise AssertionError("a handshake was accepted during the outage")
+
+
+async def _connected_once_back(url: str) -> tuple[Client, int]:
+    """Connect, again after each 503 (right after Redis is back the server may not have tried it yet)."""
+    for attempt in range(1, 51):
         try:
-            await client.subscribe(frame)
-            return client, attempt
-        except (AssertionError, ConnectionClosed):  # closed before (or while) the subscribe was sent
-            await client.ended()
-            assert client.close_code == 1013, (client.close_code, client.frames)
-            await client.close()
+            client = await open_client(url)
+        except InvalidStatus as refused:
+            assert refused.response.status_code == 503, refused
             await asyncio.sleep(0.2)
-    raise AssertionError("no subscription within 50 attempts after Redis came back")
+            continue
+        return client, attempt
+    raise AssertionError("no connection within 50 attempts after Redis came back")
 
 
 def test_a_redis_outage_closes_sockets_with_1013_refuses_handshakes_and_recovers(
@@ -81,7 +96,8 @@ def test_a_redis_outage_closes_sockets_with_1013_refuses_handshakes_and_recovers
                 refused += await asyncio.gather(*(_refused(url) for _ in range(HANDSHAKES_AT_ONCE)))
 
             await asyncio.to_thread(redis_server.start)  # the same port, empty
-            client, attempts = await _subscribed_once_back(url, frame)
+            client, attempts = await _connected_once_back(url)
+            await client.subscribe(frame)
             outage = time.monotonic() - killed  # as the server sees it: until it accepted a subscription again
             try:
                 body = await asyncio.to_thread(
@@ -106,11 +122,13 @@ def test_a_redis_outage_closes_sockets_with_1013_refuses_handshakes_and_recovers
     # Open sockets: closed by the server with 1013 and a reason, not dropped (1006).
     assert seen["closed"] == [1013] * SUBSCRIBERS
     assert seen["reasons"] == {CLOSE_REASON}
-    # Every handshake during the outage: accepted, then closed with 1013 before any other frame.
+    # Every handshake during the outage: refused with 503, Retry-After and the API's JSON error.
     assert len(seen["refused"]) >= HANDSHAKES_AT_ONCE
-    assert {(code, reason) for code, reason, _ in seen["refused"]} == {(1013, CLOSE_REASON)}
-    assert all(frames == [] for _, _, frames in seen["refused"])
-    # After Redis is back: a new client subscribes (after at most a second's worth of refusals) and gets the
+    assert all(
+        (status, retry_after, body) == (503, "5", {"code": "service_unavailable", "detail": CLOSE_REASON})
+        for status, retry_after, body in seen["refused"]
+    ), seen["refused"][:3]
+    # After Redis is back: a new client connects (after at most a second's worth of refusals), subscribes and gets the
     # change made through the API, relayed through the restarted Redis.
     assert seen["update"]["data"] == seen["body"]
     assert seen["body"]["available_quantity"] == 45
@@ -122,7 +140,53 @@ def test_a_redis_outage_closes_sockets_with_1013_refuses_handshakes_and_recovers
     assert any("does not answer" in line for line in about_redis)
     assert any("answers again" in line for line in about_redis)
     print(
-        f"\nMEASURED Redis outage of {seen['outage']:.1f} s: {len(seen['refused'])} handshakes refused with 1013, "
+        f"\nMEASURED Redis outage of {seen['outage']:.1f} s: {len(seen['refused'])} handshakes refused (503), "
         f"{len(about_redis)} log line(s) about Redis, {len(log.splitlines())} log lines in all; "
         f"subscribed again at attempt {seen['attempts']}"
     )
+
+
+def test_through_the_asgi_app_sockets_close_with_1013_until_redis_answers_again(storefront_user):
+    """Where the server cannot answer a handshake with a 503 (channels' communicator), a handshake during the
+    outage is accepted and closed with 1013 before any other frame."""
+    token = token_for(storefront_user)
+    frame = {"type": "subscribe:warehouse", "warehouse_id": WarehouseFactory().pk}
+
+    async def subscribed_once_back() -> tuple[dict, int]:
+        for attempt in range(1, 51):
+            ws = await connected(token=token)
+            await ws.send_json_to(frame)
+            answer = await ws.receive_output(WAIT)
+            if answer["type"] == "websocket.send":
+                await ws.disconnect()
+                return json.loads(answer["text"]), attempt
+            assert (answer["type"], answer["code"]) == ("websocket.close", 1013), answer
+            await ws.disconnect()  # what a server does after its close (the communicator leaves it to us)
+            await asyncio.sleep(0.2)
+        raise AssertionError("no subscription within 50 attempts after Redis came back")
+
+    with own_redis() as redis_server, override_settings(**redis_settings(redis_server.url())):
+
+        async def scenario() -> tuple[dict, dict, dict]:
+            ws = await connected(token=token)
+            await subscribe(ws, "warehouse", warehouse_id=frame["warehouse_id"])
+            await asyncio.to_thread(redis_server.kill)
+            closed = await ws.receive_output(WAIT)
+            await ws.disconnect()
+
+            late = communicator(token=token)
+            accepted, _ = await late.connect(WAIT)
+            assert accepted
+            refused = await late.receive_output(WAIT)
+            await late.disconnect()
+
+            await asyncio.to_thread(redis_server.start)
+            answer, _ = await subscribed_once_back()
+            return closed, refused, answer
+
+        closed, refused, answer = run(scenario)
+
+    expected = {"type": "websocket.close", "code": 1013, "reason": CLOSE_REASON}
+    assert closed == expected  # the subscribed socket
+    assert refused == expected  # a handshake during the outage: its first and only frame is the close
+    assert answer["type"] == "subscribed" and answer["warehouse_id"] == frame["warehouse_id"]
