@@ -174,17 +174,27 @@ def alert_json_sql(alert: str) -> str:
     )
 
 
+def pg_alert_events_sql(alerts: str, items: str, *, first: str, event_type: str) -> str:
+    """``INSERT`` of a ``low_stock.*`` event for every alert row of ``alerts``, whose item rows come from
+    ``items``, numbered from ``first`` (an expression over ``PG_EVENT_CTES``' ``base``); ``%(now)s``."""
+    table = Event._meta.db_table
+    products = Product._meta.db_table
+    return (
+        f"INSERT INTO {table} (id, txid, type, created_at, product_id, warehouse_id, item_id, data) "
+        f"SELECT {first} + row_number() OVER (ORDER BY a.id), base.txid, '{event_type}', %(now)s, "
+        f"i.product_id, i.warehouse_id, i.id, {alert_json_sql('a')} "
+        f"FROM base, {alerts} a JOIN {items} i ON i.id = a.item_id JOIN {products} p ON p.id = i.product_id"
+    )
+
+
 def _scan_in_one_statement(now: datetime) -> tuple[int, int]:
     """``scan_low_stock`` on PostgreSQL: find, raise, resolve and write every event in one statement."""
     alerts = LowStockAlert._meta.db_table
     items = InventoryItem._meta.db_table
-    products = Product._meta.db_table
-    event_table = Event._meta.db_table
-    columns = "id, txid, type, created_at, product_id, warehouse_id, item_id, data"
     active = ", ".join(f"'{status.value}'" for status in ACTIVE_ALERT_STATUSES)
     # ORDER BY: concurrent scans insert in the same order, so they queue instead of deadlocking. The CTE
     # is filtered first (the partial low-stock index serves it) and only then sorted.
-    sql = f"""{events.PG_EVENT_BASE},
+    sql = f"""WITH {events.PG_EVENT_CTES},
 low AS MATERIALIZED (
     SELECT i.id, i.available_quantity, i.reorder_point FROM {items} i WHERE i.available_quantity <= i.reorder_point
 ),
@@ -199,18 +209,17 @@ resolved AS (
     FROM {items} i WHERE i.id = a.item_id AND a.status IN ({active}) AND i.available_quantity > i.reorder_point
     RETURNING a.*
 ),
-raised_events AS (
-    INSERT INTO {event_table} ({columns})
-    SELECT base.last + row_number() OVER (ORDER BY a.id), base.txid, '{EventType.LOW_STOCK_RAISED.value}', %(now)s,
-        i.product_id, i.warehouse_id, i.id, {alert_json_sql("a")}
-    FROM base, raised a JOIN {items} i ON i.id = a.item_id JOIN {products} p ON p.id = i.product_id
-),
-resolved_events AS (
-    INSERT INTO {event_table} ({columns})
-    SELECT base.last + (SELECT count(*) FROM raised) + row_number() OVER (ORDER BY a.id), base.txid,
-        '{EventType.LOW_STOCK_RESOLVED.value}', %(now)s, i.product_id, i.warehouse_id, i.id, {alert_json_sql("a")}
-    FROM base, resolved a JOIN {items} i ON i.id = a.item_id JOIN {products} p ON p.id = i.product_id
-)
+raised_events AS ({
+        pg_alert_events_sql("raised", items, first="base.last", event_type=EventType.LOW_STOCK_RAISED.value)
+    }),
+resolved_events AS ({
+        pg_alert_events_sql(
+            "resolved",
+            items,
+            first="base.last + (SELECT count(*) FROM raised)",
+            event_type=EventType.LOW_STOCK_RESOLVED.value,
+        )
+    })
 SELECT (SELECT count(*) FROM raised), (SELECT count(*) FROM resolved)"""
     with connection.cursor() as cursor:
         cursor.execute(sql, {"now": now})

@@ -60,8 +60,8 @@ class NewEvent:
 
 # PostgreSQL: the transaction's id, the last number it used (its events' ids share a 2**20 block), and
 # a NOTIFY that wakes the relay when (and only if) the transaction commits.
-_PG_BASE = f"""
-WITH tx AS MATERIALIZED (
+PG_EVENT_CTES = f"""
+tx AS MATERIALIZED (
     SELECT pg_current_xact_id()::text::bigint AS txid, pg_notify('{NOTIFY_CHANNEL}', '') AS woken
 ), base AS MATERIALIZED (
     SELECT tx.txid, COALESCE(
@@ -70,10 +70,21 @@ WITH tx AS MATERIALIZED (
     ) AS last
     FROM tx
 )"""
+_PG_BASE = f"WITH {PG_EVENT_CTES}"
 
 
-# The same CTEs for a statement that writes events itself (sweeps, scans, the one-statement holds).
-PG_EVENT_BASE = _PG_BASE
+def pg_item_events_sql(source: str, *, now: str) -> str:
+    """``INSERT`` of ``inventory.updated`` for every item row of ``source`` (all item columns, aliased
+    ``i``), numbered from ``base.last`` (``PG_EVENT_CTES``); ``now`` is the timestamp's placeholder.
+    An item already changed in this transaction keeps one event, with its final state."""
+    return (
+        f"INSERT INTO {_EVENTS} ({_COLUMNS}) "
+        f"SELECT base.last + row_number() OVER (ORDER BY i.id), base.txid, '{EventType.INVENTORY_UPDATED.value}', "
+        f"{now}, i.product_id, i.warehouse_id, i.id, {_item_json_sql()} "
+        f"FROM base, {source} i JOIN {_PRODUCTS} p ON p.id = i.product_id "
+        f"ON CONFLICT (txid, item_id) WHERE type = '{EventType.INVENTORY_UPDATED.value}' "
+        f"DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at"
+    )
 
 
 def _ts_sql(column: str) -> str:
@@ -147,15 +158,8 @@ def items_changed(item_ids: Iterable[int]) -> None:
         chunk = ids[start : start + 5000]
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                cursor.execute(
-                    f"{_PG_BASE} INSERT INTO {_EVENTS} ({_COLUMNS}) "
-                    f"SELECT base.last + row_number() OVER (ORDER BY i.id), base.txid, %s, %s, "
-                    f"i.product_id, i.warehouse_id, i.id, {_item_json_sql()} "
-                    f"FROM base, {_ITEMS} i JOIN {_PRODUCTS} p ON p.id = i.product_id WHERE i.id = ANY(%s) "
-                    f"ON CONFLICT (txid, item_id) WHERE type = 'inventory.updated' "
-                    f"DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at",
-                    [EventType.INVENTORY_UPDATED.value, now, chunk],
-                )
+                source = f"(SELECT * FROM {_ITEMS} WHERE id = ANY(%s))"
+                cursor.execute(f"{_PG_BASE} {pg_item_events_sql(source, now='%s')}", [now, chunk])
             else:
                 marks = ", ".join(["%s"] * len(chunk))
                 cursor.execute(

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -76,19 +76,23 @@ def _safe_get_many(keys: list[str]) -> dict[str, Any]:
 
 
 # Compare-and-set in one round trip: a value is written only if its version is not older than
-# the one stored beside it (``<key>:v``). KEYS: value/version key pairs; ARGV: ttl, then
-# version/value pairs.
+# the one stored beside it (``<key>:v``). KEYS: ARGV[2] value/version key pairs, then keys to delete;
+# ARGV: ttl, the number of pairs, then version/value pairs.
 _CAS_SCRIPT = """
 local ttl = tonumber(ARGV[1])
+local pairs_ = tonumber(ARGV[2])
 local written = 0
-for i = 1, #KEYS, 2 do
-  local version = tonumber(ARGV[i + 1])
+for i = 1, pairs_ * 2, 2 do
+  local version = tonumber(ARGV[i + 2])
   local current = tonumber(redis.call('GET', KEYS[i + 1]) or '-1')
   if version >= current then
-    redis.call('SET', KEYS[i], ARGV[i + 2], 'EX', ttl)
+    redis.call('SET', KEYS[i], ARGV[i + 3], 'EX', ttl)
     redis.call('SET', KEYS[i + 1], version, 'EX', ttl)
     written = written + 1
   end
+end
+for i = pairs_ * 2 + 1, #KEYS do
+  redis.call('DEL', KEYS[i])
 end
 return written
 """
@@ -127,27 +131,33 @@ def _trip(exc: Exception) -> None:
     logger.warning("stock cache unavailable, using the database for %.0f s: %s", _BREAKER_SECONDS, exc)
 
 
-def _store_versioned(values: dict[str, tuple[int, Any]], *, raise_errors: bool = False) -> None:
-    """Write ``{key: (version, value)}``, never replacing a newer version with an older one.
+def _store_versioned(
+    values: dict[str, tuple[int, Any]], *, drop: Sequence[str] = (), raise_errors: bool = False
+) -> None:
+    """Write ``{key: (version, value)}``, never replacing a newer version with an older one, and delete
+    the ``drop`` keys, in one cache round trip.
 
     The request path (``raise_errors`` False) skips the write while the cache is down; the relay
     (True) gets the error, backs off and writes again.
     """
-    if not values:
+    if not values and not drop:
         return
     if not raise_errors and not cache_usable():
         return
     try:
         script = _redis_cas()
         if script is None:
+            with _local_cas_lock:
+                cache.delete_many(list(drop))
             _store_versioned_locally(values)
             return
         keys: list[str] = []
-        args: list[Any] = [settings.STOCK_CACHE_TTL]
+        args: list[Any] = [settings.STOCK_CACHE_TTL, len(values)]
         for key, (version, value) in values.items():
             raw_key = cache.make_key(key)
             keys += [raw_key, f"{raw_key}:v"]
             args += [version, cache.client.encode(value)]
+        keys += [cache.make_key(key) for key in drop]
         script(keys=keys, args=args)
     except Exception as exc:
         if raise_errors:
@@ -211,55 +221,13 @@ def cache_product_items(items: Iterable[SimpleNamespace], *, raise_errors: bool 
     _store_versioned(_entries(skus, items)[1], raise_errors=raise_errors)
 
 
-# Item CAS as ``_CAS_SCRIPT`` for the first 2 * ARGV[2] keys, then DEL of the remaining keys (product
-# entries whose items changed), in one round trip.
-_CAS_DROP_SCRIPT = """
-local ttl = tonumber(ARGV[1])
-local pairs_ = tonumber(ARGV[2])
-for i = 1, pairs_ * 2, 2 do
-  local version = tonumber(ARGV[i + 2])
-  local current = tonumber(redis.call('GET', KEYS[i + 1]) or '-1')
-  if version >= current then
-    redis.call('SET', KEYS[i], ARGV[i + 3], 'EX', ttl)
-    redis.call('SET', KEYS[i + 1], version, 'EX', ttl)
-  end
-end
-for i = pairs_ * 2 + 1, #KEYS do
-  redis.call('DEL', KEYS[i])
-end
-return 1
-"""
-
-
 def store_item_payloads(payloads: Iterable[dict[str, Any]]) -> None:
     """Read-your-writes after a commit, from the item JSON the write returned (no database read):
     the items' own keys get the new state; their products' entries are dropped, to be read again on
     the next request or rewritten by the relay. One cache round trip; skipped while the cache is down."""
     payloads = list(payloads)
-    if not payloads or not cache_usable():
-        return
-    product_keys = sorted({product_key(p["product_id"]) for p in payloads})
     items = {item_key(p["product_id"], p["warehouse_id"]): (p["version"], p) for p in payloads}
-    try:
-        client = getattr(cache, "client", None)
-        if client is None or not hasattr(client, "encode"):
-            with _local_cas_lock:
-                cache.delete_many(product_keys)
-            _store_versioned_locally(items)
-            return
-        script = getattr(client, "_stock_cas_drop_script", None)
-        if script is None:
-            script = client._stock_cas_drop_script = client.get_client(write=True).register_script(_CAS_DROP_SCRIPT)
-        keys: list[str] = []
-        args: list[Any] = [settings.STOCK_CACHE_TTL, len(items)]
-        for key, (version, value) in items.items():
-            raw_key = cache.make_key(key)
-            keys += [raw_key, f"{raw_key}:v"]
-            args += [version, client.encode(value)]
-        keys += [cache.make_key(key) for key in product_keys]
-        script(keys=keys, args=args)
-    except Exception as exc:
-        _trip(exc)
+    _store_versioned(items, drop=sorted({product_key(p["product_id"]) for p in payloads}))
 
 
 def product_entries(product_ids: Iterable[int]) -> dict[int, dict[str, Any]]:

@@ -14,3 +14,7 @@ class ReservationNotActive(DomainError):
 class OrderAlreadyReserved(DomainError):
     code = "order_already_reserved"
     default_detail = "This order already has an active reservation."
+
+    @classmethod
+    def for_order(cls, order_id: str) -> "OrderAlreadyReserved":
+        return cls(f"Order {order_id!r} already has an active reservation.", order_id=order_id)

@@ -186,9 +186,7 @@ def _insert_reservation(reservation: StockReservation) -> None:
         with transaction.atomic():
             reservation.save(force_insert=True)
     except IntegrityError as exc:
-        raise OrderAlreadyReserved(
-            f"Order {reservation.order_id!r} already has an active reservation.", order_id=reservation.order_id
-        ) from exc
+        raise OrderAlreadyReserved.for_order(reservation.order_id) from exc
 
 
 def _one_statement(lines: Sequence[LineRequest]) -> bool:
@@ -226,18 +224,14 @@ def _reserve_in_one_statement(lines: Sequence[LineRequest], reservation: StockRe
         event_warehouse_id=event.warehouse_id,
     )
     if outcome.refused == statements.TAKEN:
-        raise OrderAlreadyReserved(
-            f"Order {reservation.order_id!r} already has an active reservation.", order_id=reservation.order_id
-        )
+        raise OrderAlreadyReserved.for_order(reservation.order_id)
     if outcome.refused:
         # Nothing was written; say why, as the step-by-step path would.
         if (
             reservation.order_id
             and StockReservation.objects.filter(order_id=reservation.order_id, status=ReservationStatus.ACTIVE).exists()
         ):
-            raise OrderAlreadyReserved(
-                f"Order {reservation.order_id!r} already has an active reservation.", order_id=reservation.order_id
-            )
+            raise OrderAlreadyReserved.for_order(reservation.order_id)
         _check_references(lines)
         raise stock.shortage_error([((line.product_id, line.warehouse_id), line.quantity) for line in lines])
     item_ids = {(item.product_id, item.warehouse_id): item.pk for item in outcome.items}
@@ -338,7 +332,7 @@ def reserve_stock(
         and not _one_statement(lines)
         and StockReservation.objects.filter(order_id=order_id, status=ReservationStatus.ACTIVE).exists()
     ):
-        raise OrderAlreadyReserved(f"Order {order_id!r} already has an active reservation.", order_id=order_id)
+        raise OrderAlreadyReserved.for_order(order_id)
 
     def attempt() -> StockReservation:
         reservation = StockReservation(

@@ -21,10 +21,9 @@ from typing import Any
 
 from django.db import DatabaseError, connection
 
-from inventory.alerts import alert_json_sql
+from inventory.alerts import pg_alert_events_sql
 from inventory.event_models import Event, EventType
-from inventory.events import NOTIFY_CHANNEL, _dumps, _item_json_sql
-from inventory.feed import ID_SHIFT
+from inventory.events import PG_EVENT_CTES, _dumps, _item_json_sql, pg_item_events_sql
 from inventory.models import (
     ACTIVE_ALERT_STATUSES,
     AlertStatus,
@@ -45,38 +44,12 @@ _RESERVATIONS = StockReservation._meta.db_table
 _LINES = ReservationLine._meta.db_table
 _EVENT_COLUMNS = "id, txid, type, created_at, product_id, warehouse_id, item_id, data"
 
-# The transaction's id and the last event number it used (see inventory.events), as CTEs.
-_EVENT_BASE = f"""
-tx AS MATERIALIZED (
-    SELECT pg_current_xact_id()::text::bigint AS txid, pg_notify('{NOTIFY_CHANNEL}', '') AS woken
-), base AS MATERIALIZED (
-    SELECT tx.txid, COALESCE(
-        (SELECT max(e.id) FROM {_EVENTS} e WHERE e.id >= tx.txid << {ID_SHIFT} AND e.id < (tx.txid + 1) << {ID_SHIFT}),
-        (tx.txid << {ID_SHIFT}) - 1
-    ) AS last
-    FROM tx
-)"""
-
-
-def _item_events(held: str) -> str:
-    """``inventory.updated`` for every row of CTE ``held`` (all item columns), numbered from base.last."""
-    return f"""
-    INSERT INTO {_EVENTS} ({_EVENT_COLUMNS})
-    SELECT base.last + row_number() OVER (ORDER BY i.id), base.txid, '{EventType.INVENTORY_UPDATED.value}',
-        %(now)s, i.product_id, i.warehouse_id, i.id, {_item_json_sql()}
-    FROM base, {held} i JOIN {_PRODUCTS} p ON p.id = i.product_id
-    ON CONFLICT (txid, item_id) WHERE type = '{EventType.INVENTORY_UPDATED.value}'
-    DO UPDATE SET data = EXCLUDED.data, created_at = EXCLUDED.created_at"""
-
 
 def _alert_events(source: str, first: str, *, resolve: bool) -> str:
     """CTEs that raise (and with ``resolve`` also resolve) the low-stock alerts of the items in CTE
     ``source`` as ``inventory.alerts`` does, with their events numbered after ``first``."""
     alerts = LowStockAlert._meta.db_table
     active = ", ".join(f"'{s}'" for s in ACTIVE_ALERT_STATUSES)
-
-    def data(a: str) -> str:
-        return alert_json_sql(a)
 
     sql = f"""
 raised AS (
@@ -85,12 +58,7 @@ raised AS (
     FROM {source} i WHERE i.available_quantity <= i.reorder_point ORDER BY i.id
     ON CONFLICT DO NOTHING RETURNING *
 ),
-raised_events AS (
-    INSERT INTO {_EVENTS} ({_EVENT_COLUMNS})
-    SELECT {first} + row_number() OVER (ORDER BY a.id), base.txid, '{EventType.LOW_STOCK_RAISED.value}', %(now)s,
-        i.product_id, i.warehouse_id, i.id, {data("a")}
-    FROM base, raised a JOIN {source} i ON i.id = a.item_id JOIN {_PRODUCTS} p ON p.id = i.product_id
-)"""
+raised_events AS ({pg_alert_events_sql("raised", source, first=first, event_type=EventType.LOW_STOCK_RAISED.value)})"""
     if resolve:
         sql += f""",
 resolved AS (
@@ -98,12 +66,14 @@ resolved AS (
     FROM {source} i WHERE a.item_id = i.id AND a.status IN ({active}) AND i.available_quantity > i.reorder_point
     RETURNING a.*
 ),
-resolved_events AS (
-    INSERT INTO {_EVENTS} ({_EVENT_COLUMNS})
-    SELECT {first} + (SELECT count(*) FROM raised) + row_number() OVER (ORDER BY a.id), base.txid,
-        '{EventType.LOW_STOCK_RESOLVED.value}', %(now)s, i.product_id, i.warehouse_id, i.id, {data("a")}
-    FROM base, resolved a JOIN {source} i ON i.id = a.item_id JOIN {_PRODUCTS} p ON p.id = i.product_id
-)"""
+resolved_events AS ({
+            pg_alert_events_sql(
+                "resolved",
+                source,
+                first=f"{first} + (SELECT count(*) FROM raised)",
+                event_type=EventType.LOW_STOCK_RESOLVED.value,
+            )
+        })"""
     return sql
 
 
@@ -278,8 +248,8 @@ lns AS (
     ORDER BY r.n
     RETURNING id
 ),
-{_EVENT_BASE},
-item_events AS ({_item_events("(SELECT held.* FROM held, res)")}),
+{PG_EVENT_CTES},
+item_events AS ({pg_item_events_sql("(SELECT held.* FROM held, res)", now="%(now)s")}),
 reservation_event AS (
     INSERT INTO {_EVENTS} ({_EVENT_COLUMNS})
     SELECT base.last + (SELECT count(*) FROM held) + 1, base.txid, '{EventType.RESERVATION_CREATED.value}', %(now)s,
@@ -372,8 +342,8 @@ moved AS (
     FROM locked l WHERE i.id = l.id AND i.reserved_quantity >= l.q
     RETURNING i.*, l.q AS taken
 ){ledger},
-{_EVENT_BASE},
-item_events AS ({_item_events("moved")}),
+{PG_EVENT_CTES},
+item_events AS ({pg_item_events_sql("moved", now="%(now)s")}),
 reservation_events AS (
     INSERT INTO {_EVENTS} ({_EVENT_COLUMNS})
     SELECT base.last + (SELECT count(*) FROM moved) + row_number() OVER (ORDER BY r.created_at, r.id), base.txid,
