@@ -30,7 +30,8 @@ def forecast_window(as_of: date | None = None) -> tuple[date, int]:
     return as_of - timedelta(days=days), days
 
 
-def _start_of(day: date) -> datetime:
+def start_of_day(day: date) -> datetime:
+    """Midnight at the start of ``day`` in the current time zone."""
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
@@ -49,10 +50,10 @@ def sales_by_day(
     """
     items = InventoryItem.objects.all()
     ledger = InventoryTransaction.objects.filter(
-        transaction_type=TransactionType.SALE, created_at__gte=_start_of(since)
+        transaction_type=TransactionType.SALE, created_at__gte=start_of_day(since)
     )
     if until is not None:
-        ledger = ledger.filter(created_at__lt=_start_of(until))
+        ledger = ledger.filter(created_at__lt=start_of_day(until))
     if item_ids is not None:
         items = items.filter(pk__in=list(item_ids))
     if product_id is not None:

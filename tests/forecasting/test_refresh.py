@@ -1,5 +1,6 @@
 """Forecasts from the real ledger: daily sales, the bulk refresh, product totals, reorder suggestions."""
 
+import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
@@ -10,8 +11,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from forecasting.models import DemandForecast
-from forecasting.selectors import item_forecast, product_forecast, reorder_suggestions, sales_by_day
-from forecasting.services import refresh_forecasts
+from forecasting.selectors import (
+    forecast_window,
+    item_forecast,
+    product_forecast,
+    reorder_suggestions,
+    sales_by_day,
+)
+from forecasting.services import refresh_forecasts, refresh_in_python
 from forecasting.tasks import refresh_forecasts_task
 from inventory.exceptions import NotFound
 from inventory.models import InventoryItem
@@ -232,3 +239,39 @@ def test_two_refreshes_at_once_leave_one_row_per_item():
         assert list(pool.map(refresh, range(2))) == [30, 30]
     assert DemandForecast.objects.count() == 30
     assert set(DemandForecast.objects.values_list("item_id", flat=True)) == {i.pk for i in items}
+
+
+def test_the_one_statement_refresh_stores_what_the_python_forecast_computes():
+    """PostgreSQL's one-statement refresh against ``forecasting.demand`` (the reference) on varied demand."""
+    rng = random.Random(13)
+    patterns = [
+        constant(4),  # steady: moving average
+        lambda day: 3 if day % 4 == 0 else 0,  # intermittent: Croston
+        lambda day: 6 if day >= 70 else 0,  # demand starting late: short active history
+        lambda day: 9 if day < 20 else 0,  # demand that stopped: no sale in the last 28 days
+        lambda day: rng.choice([0, 0, 1, 2, 7]),  # erratic
+        lambda day: 1 if day in (0, 89) else 0,  # two sales, far apart
+        lambda day: 0,  # no demand
+    ]
+    plans = []
+    for index, daily in enumerate(patterns * 3):
+        sold = [daily(day) for day in range(90)]
+        item = stocked_item(max_stock_level=[1000, 40, 5][index // len(patterns)])
+        # Some items sell out exactly (available 0), some keep a little, some a lot.
+        plans.append((item, sum(sold) + [0, 3, 400][index % 3], lambda day, sold=sold: sold[day]))
+    build_history(*plans)
+    start, days = forecast_window()
+
+    with CaptureQueriesContext(connection) as queries:
+        assert refresh_forecasts() == len(plans)
+    assert len(queries) == 1
+    from_sql = {row["item_id"]: row for row in DemandForecast.objects.values()}
+    assert refresh_in_python(start=start, days=days) == len(plans)
+    from_python = {row["item_id"]: row for row in DemandForecast.objects.values()}
+
+    assert {row["method"] for row in from_python.values()} == {"none", "moving_average", "croston_sba"}
+    for item_id, expected in from_python.items():
+        got = from_sql[item_id]
+        for field in ("id", "computed_at"):
+            got.pop(field), expected.pop(field)
+        assert got == pytest.approx(expected, abs=1e-9), item_id
