@@ -62,6 +62,7 @@ NAMES = (
     "availability_200",
     "ws_fanout",
     "expire_sweep",
+    "forecast_refresh",  # before low_stock_scan: on the base items, not its million
     "low_stock_scan",
 )
 WAREHOUSES = 100

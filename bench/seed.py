@@ -17,7 +17,7 @@ from django.contrib.auth.models import Group, User
 from django.db import connection, transaction
 from rest_framework.authtoken.models import Token
 
-from inventory.models import InventoryItem, Product, Warehouse
+from inventory.models import InventoryItem, InventoryTransaction, Product, Warehouse
 from inventory.roles import WAREHOUSE_GROUP
 from reservations.models import ReservationLine, StockReservation
 
@@ -307,6 +307,28 @@ def seed_scan_items(products: int, warehouses: tuple[int, int]) -> tuple[int, in
 
 # The low-stock scan's baseline does the same work by hand: find the low items, insert their alerts,
 # insert an event per alert with the same JSON, into plain tables with the real ones' indexes.
+def seed_sales_history(catalog: tuple[int, int], warehouse: int, *, start, days: int) -> int:
+    """Sale rows for the catalog's items in ``warehouse`` over ``days`` days from ``start``: steady,
+    intermittent and late-starting demand (by product id), so every forecast method is exercised."""
+    lo, hi = catalog
+    return insert_select(
+        InventoryTransaction,
+        {
+            "transaction_number": "'BF-' || p || '-' || d",
+            "product_id": "p",
+            "warehouse_id": str(warehouse),
+            "transaction_type": "'sale'",
+            "quantity_change": "-(1 + mod(p * 7 + d * 3, 5))",
+            "previous_quantity": "10",
+            "new_quantity": "10 - (1 + mod(p * 7 + d * 3, 5))",
+            "created_at": f"'{start.isoformat()}'::timestamptz + make_interval(days => d, hours => 12)",
+        },
+        f"generate_series({lo}, {hi}) AS p CROSS JOIN generate_series(0, {days - 1}) AS d"
+        # thirds of the catalog: daily sales, sales one day in four, sales from day 60 on
+        " WHERE CASE mod(p, 3) WHEN 0 THEN true WHEN 1 THEN mod(d + p, 4) = 0 ELSE d >= 60 END",
+    )
+
+
 RAW_SCAN_TABLES_SQL = """
 DROP TABLE IF EXISTS bench_scan_alerts, bench_scan_events;
 CREATE TABLE bench_scan_alerts (id bigserial PRIMARY KEY, item_id bigint NOT NULL, current_quantity integer NOT NULL,

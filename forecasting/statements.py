@@ -39,14 +39,18 @@ def _rounded(expression: str, digits: int) -> str:
 _CONFIDENCE = "greatest(0, least(1, least(1, p.n::float8 / %(days)s) / (1 + p.std / (p.units::float8 / p.n))))"
 
 _REFRESH = f"""
-WITH sales AS (
-    SELECT i.id AS item_id, (t.created_at AT TIME ZONE %(tz)s)::date - %(start)s::date AS idx,
+WITH daily AS (
+    -- per product, warehouse and day first: a busy item has many sale rows a day
+    SELECT t.product_id, t.warehouse_id, (t.created_at AT TIME ZONE %(tz)s)::date - %(start)s::date AS idx,
            sum(-t.quantity_change)::numeric AS units
     FROM {_LEDGER} t
-    JOIN {_ITEMS} i ON i.product_id = t.product_id AND i.warehouse_id = t.warehouse_id
     WHERE t.transaction_type = %(sale)s AND t.created_at >= %(since)s AND t.created_at < %(until)s
-    GROUP BY 1, 2
+    GROUP BY 1, 2, 3
     HAVING sum(-t.quantity_change) > 0
+),
+sales AS (
+    SELECT i.id AS item_id, d.idx, d.units
+    FROM daily d JOIN {_ITEMS} i ON i.product_id = d.product_id AND i.warehouse_id = d.warehouse_id
 ),
 numbered AS (
     SELECT item_id, idx, units,
