@@ -404,9 +404,11 @@ def expire_overdue(*, now: datetime, limit: int, holding_products: Sequence[int]
     holding = ""
     if holding_products is not None:
         holding = f"AND o.id IN (SELECT reservation_id FROM {_LINES} WHERE product_id = ANY(%(products)s))"
+    # = ANY(ARRAY(...)): the ids are picked once, then fetched by primary key; with IN (...) the
+    # planner hashed the batch and scanned the whole reservations table for it.
     pick = (
-        f"s.id IN (SELECT o.id FROM {_RESERVATIONS} o WHERE o.status = '{ReservationStatus.ACTIVE.value}' "
-        f"AND o.expires_at <= %(now)s {holding} ORDER BY o.expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+        f"s.id = ANY(ARRAY(SELECT o.id FROM {_RESERVATIONS} o WHERE o.status = '{ReservationStatus.ACTIVE.value}' "
+        f"AND o.expires_at <= %(now)s {holding} ORDER BY o.expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED))"
     )
     sql = _ending_sql(
         pick=pick,
