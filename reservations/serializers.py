@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -95,7 +99,45 @@ class ReservationOutput(serializers.ModelSerializer):
 
     @extend_schema_field(ReservationLineOutput(many=True))
     def get_items(self, reservation: StockReservation) -> list[dict]:
-        lines = getattr(reservation, "prefetched_lines", None)
-        if lines is None:
-            lines = reservation.lines.all()
-        return ReservationLineOutput(lines, many=True).data
+        return ReservationLineOutput(_lines_of(reservation), many=True).data
+
+
+def _lines_of(reservation: StockReservation) -> Any:
+    lines = getattr(reservation, "prefetched_lines", None)
+    return reservation.lines.all() if lines is None else lines
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    # As DRF's DateTimeField writes it: in the current time zone, ISO 8601, UTC as "Z".
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def reservation_body(reservation: StockReservation) -> dict[str, Any]:
+    """The JSON ``ReservationOutput`` describes, built without a serializer instance.
+
+    Every reservation answer goes through here: a ModelSerializer builds its fields anew for each
+    instance, which cost more than the rest of the request (~0.9 ms). Tests keep the two equal.
+    """
+    return {
+        "id": str(reservation.id),
+        "order_id": reservation.order_id,
+        "session_id": reservation.session_id,
+        "reservation_type": reservation.reservation_type,
+        "status": reservation.status,
+        "expires_at": _timestamp(reservation.expires_at),
+        "created_at": _timestamp(reservation.created_at),
+        "released_at": _timestamp(reservation.released_at),
+        "fulfilled_at": _timestamp(reservation.fulfilled_at),
+        "items": [
+            {
+                "product_id": line.product_id,
+                "warehouse_id": line.warehouse_id,
+                "quantity": line.quantity,
+                "product_attributes": line.product_attributes,
+            }
+            for line in _lines_of(reservation)
+        ],
+    }

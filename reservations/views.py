@@ -15,11 +15,11 @@ from inventory_site.openapi import error_responses
 from inventory_site.permissions import HasStockRole
 from reservations import services
 from reservations.models import StockReservation
-from reservations.serializers import ExtendInput, ReservationOutput, ReserveInput
+from reservations.serializers import ExtendInput, ReservationOutput, ReserveInput, reservation_body
 
 
 def _render(reservation: StockReservation, status_code: int = status.HTTP_200_OK) -> Response:
-    return Response(ReservationOutput(reservation).data, status=status_code)
+    return Response(reservation_body(reservation), status=status_code)
 
 
 class ReserveView(APIView):
