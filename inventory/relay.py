@@ -195,14 +195,16 @@ class RedisSink(SharedCursorSink):
 
     def _send(self, events: list[Event]) -> None:
         out = fold(events)
-        # The products' newest state from the database; the compare-and-set keeps it from going back.
-        stock_cache.refresh_products(out.product_ids, raise_errors=True)
         ts = broadcast.timestamp()
+        # Live listeners first: the cache already holds what the writer committed (read-your-writes),
+        # so its refresh from the database below is not what anyone waits for.
         if self._layer is not None:
             sends = layer_sends(out, self._memory, ts)
             if sends:
                 self._loop.run_until_complete(broadcast.send_to_groups(self._layer, sends))
         broadcast.publish_stock_updates([event.data for event in out.updates.values()], ts)
+        # The products' newest state from the database; the compare-and-set keeps it from going back.
+        stock_cache.refresh_products(out.product_ids, raise_errors=True)
         self._memory.remember(out.updates)
         self.lag.record(events)
 
@@ -395,10 +397,10 @@ async def run_in_process(stop: asyncio.Event, *, poll_seconds: float = 0.1, afte
                     page = await in_thread(feed.read_events, after=position, limit=BATCH_SIZE)
                     if page.events:
                         out = fold(page.events)
-                        await in_thread(stock_cache.refresh_products, out.product_ids, raise_errors=True)
                         sends = layer_sends(out, memory, broadcast.timestamp())
-                        if layer is not None and sends:
+                        if layer is not None and sends:  # live listeners first, as RedisSink._send
                             await broadcast.send_to_groups(layer, sends)
+                        await in_thread(stock_cache.refresh_products, out.product_ids, raise_errors=True)
                         memory.remember(out.updates)
                     position = page.next_after
                     handled += len(page.events)
