@@ -15,6 +15,7 @@ back to the process's psycopg pool at ``request_started``/``request_finished`` a
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -48,6 +49,15 @@ class SyncDjangoHTTP:
     def __init__(self, *, threads: int | None = None) -> None:
         self.handler = SyncHandler()
         self.pool = ThreadPoolExecutor(max_workers=threads or settings.WEB_THREADS, thread_name_prefix="http")
+        self._frozen = False
+
+    def _freeze_heap(self) -> None:
+        """Once the first request has loaded what requests need (URLconf, views, serializers), move
+        every object alive to the permanent generation: a full collection then no longer walks the
+        whole application's heap, which showed as the slowest requests' latency (the p99)."""
+        self._frozen = True
+        gc.collect()
+        gc.freeze()
 
     async def __call__(self, scope, receive, send) -> None:
         body = await self._read_body(receive)
@@ -67,6 +77,8 @@ class SyncDjangoHTTP:
             await send({"type": "http.response.body", "body": response.content})
             return
         response, content = ready.result()
+        if not self._frozen:
+            self._freeze_heap()
         await send({"type": "http.response.start", "status": response.status_code, "headers": _headers(response)})
         if content is not None:
             for start in range(0, max(len(content), 1), CHUNK):
