@@ -1,10 +1,15 @@
-"""Reorder suggestions in the back office: read-only, most urgent first, exportable as CSV, refreshable now."""
+"""Reorder suggestions in the back office: read-only, most urgent first, exportable as CSV, refreshable now.
+
+Each suggestion offers a transfer from the warehouse with the most of that product to spare
+(``transfers.selectors.surpluses``): a link to the New transfer form, prefilled.
+"""
 
 from __future__ import annotations
 
-import csv
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Max, QuerySet
@@ -13,10 +18,16 @@ from django.template.defaultfilters import date as format_date
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from forecasting.models import DemandForecast
 from forecasting.services import refresh_forecasts
+from inventory.admin_columns import LIST_CSS, abbreviated
+from inventory.csv_export import ChangelistCsvExport
+from transfers.models import Transfer
+from transfers.selectors import Surplus, surpluses, transfer_source
 
 CSV_COLUMNS = (
     "sku",
@@ -35,46 +46,122 @@ CSV_COLUMNS = (
     "method",
     "computed_at",
 )
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: object) -> object:
-    """Neutralise text a spreadsheet would run as a formula (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
+def new_transfer_url(suggestion: DemandForecast, source: Surplus) -> str:
+    """The New transfer form, prefilled to refill the suggestion's item from ``source`` (what it can spare)."""
+    item = suggestion.item
+    quantity = min(suggestion.recommended_order_quantity, source.units)
+    days = suggestion.days_until_stockout
+    when = (
+        "is out of stock"
+        if not item.available_quantity
+        else f"runs out in {days:.1f} days"
+        if days is not None
+        else "is low"
+    )
+    notes = (
+        f"Reorder suggestion: {item.product.sku} {when} in {item.warehouse.code}; "
+        f"suggested {suggestion.recommended_order_quantity}, {source.warehouse_code} can spare {source.units}."
+    )
+    query = {
+        "product": item.product_id,
+        "from_warehouse": source.warehouse_id,
+        "to_warehouse": item.warehouse_id,
+        "quantity": quantity,
+        "notes": notes,
+    }
+    return f"{reverse('admin:transfers_transfer_add')}?{urlencode(query)}"
+
+
+class SuggestionChangeList(ChangeList):
+    """The list's page of suggestions, each given its transfer source (one query for the page)."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        self.result_list = list(self.result_list)
+        may_transfer = request.user.has_perm(f"{Transfer._meta.app_label}.add_{Transfer._meta.model_name}")
+        found = surpluses({row.item.product_id for row in self.result_list}) if may_transfer else {}
+        for row in self.result_list:
+            row.may_transfer = may_transfer
+            row.transfer_source = transfer_source(
+                found, product_id=row.item.product_id, to_warehouse_id=row.item.warehouse_id
+            )
 
 
 @admin.register(DemandForecast)
-class DemandForecastAdmin(admin.ModelAdmin):
+class DemandForecastAdmin(ChangelistCsvExport, admin.ModelAdmin):
     change_list_template = "admin/forecasting/demandforecast/change_list.html"
     list_display = (
         "sku",
         "warehouse",
         "available",
-        "forecast_daily_demand",
-        "days_until_stockout",
-        "recommended_order_quantity",
-        "confidence",
+        "demand_per_day",
+        "days_left",
+        "order_quantity",
+        "confidence_percent",
         "method",
+        "transfer",
     )
     list_filter = ("item__warehouse", "method")
     search_fields = ("item__product__sku", "item__product__name")
     list_select_related = ("item__product", "item__warehouse")
     ordering = (F("days_until_stockout").asc(nulls_last=True), "-forecast_daily_demand", "item_id")
     actions = None
+    csv_name = "reorder-suggestions"
+    csv_columns = CSV_COLUMNS
+
+    class Media:
+        css = {"all": (LIST_CSS,)}
 
     @admin.display(description="SKU", ordering="item__product__sku")
-    def sku(self, obj: DemandForecast) -> str:
-        return obj.item.product.sku
+    def sku(self, obj: DemandForecast) -> SafeString:
+        return abbreviated(obj.item.product.sku, title=obj.item.product.name)
 
-    @admin.display(description="Warehouse", ordering="item__warehouse__code")
+    @admin.display(description="WH", ordering="item__warehouse__code")
     def warehouse(self, obj: DemandForecast) -> str:
         return obj.item.warehouse.code
 
-    @admin.display(description="Available", ordering="item__available_quantity")
+    @admin.display(description="Avail", ordering="item__available_quantity")
     def available(self, obj: DemandForecast) -> int:
         return obj.item.available_quantity
+
+    @admin.display(description="Demand/day", ordering="forecast_daily_demand")
+    def demand_per_day(self, obj: DemandForecast) -> str:
+        return f"{obj.forecast_daily_demand:.1f}"
+
+    @admin.display(description="Days left", ordering=F("days_until_stockout").asc(nulls_last=True))
+    def days_left(self, obj: DemandForecast) -> str:
+        return "–" if obj.days_until_stockout is None else f"{obj.days_until_stockout:.1f}"
+
+    @admin.display(description="Order qty", ordering="recommended_order_quantity")
+    def order_quantity(self, obj: DemandForecast) -> int:
+        return obj.recommended_order_quantity
+
+    @admin.display(description="Conf.", ordering="confidence")
+    def confidence_percent(self, obj: DemandForecast) -> str:
+        return f"{obj.confidence:.0%}"
+
+    @admin.display(description="Transfer", empty_value="")
+    def transfer(self, obj: DemandForecast) -> SafeString | str:
+        """A prefilled New transfer form from the warehouse with the most to spare, or why there is none."""
+        if not getattr(obj, "may_transfer", False):
+            return ""
+        source: Surplus | None = obj.transfer_source
+        if source is None:
+            return format_html('<span class="muted no-surplus">{}</span>', "No surplus elsewhere")
+        quantity = min(obj.recommended_order_quantity, source.units)
+        return format_html(
+            '<a class="transfer-link" href="{}" title="{} has {} above its reorder point">{} from {}</a>',
+            new_transfer_url(obj, source),
+            source.warehouse_code,
+            source.units,
+            quantity,
+            source.warehouse_code,
+        )
+
+    def get_changelist(self, request: HttpRequest, **kwargs) -> type[ChangeList]:
+        return SuggestionChangeList
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -115,12 +202,8 @@ class DemandForecastAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context=context)
 
     def get_urls(self) -> list:
+        # (ChangelistCsvExport adds "export/".)
         return [
-            path(
-                "export/",
-                self.admin_site.admin_view(self.export_csv_view),
-                name="forecasting_demandforecast_export",
-            ),
             path(
                 "refresh/",
                 self.admin_site.admin_view(self.refresh_view),
@@ -146,38 +229,22 @@ class DemandForecastAdmin(admin.ModelAdmin):
         changelist = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
         return HttpResponseRedirect(f"{changelist}?{query}" if query else changelist)
 
-    def export_csv_view(self, request: HttpRequest) -> HttpResponse:
-        """The changelist as CSV: same filters, search and ordering as the page it was linked from."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        queryset = self.get_changelist_instance(request).get_queryset(request)
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-        response["Content-Disposition"] = f'attachment; filename="reorder-suggestions-{stamp}.csv"'
-        writer = csv.writer(response)
-        writer.writerow(CSV_COLUMNS)
-        for row in queryset.iterator(chunk_size=2000):
-            item = row.item
-            writer.writerow(
-                [
-                    _cell(value)
-                    for value in (
-                        item.product.sku,
-                        item.product.name,
-                        item.warehouse.code,
-                        item.available_quantity,
-                        item.total_quantity,
-                        item.max_stock_level,
-                        row.average_daily_demand,
-                        row.forecast_daily_demand,
-                        row.demand_std,
-                        "" if row.days_until_stockout is None else row.days_until_stockout,
-                        row.recommended_order_quantity,
-                        row.safety_stock,
-                        row.confidence,
-                        row.method,
-                        row.computed_at.isoformat(),
-                    )
-                ]
-            )
-        return response
+    def csv_row(self, obj: DemandForecast) -> list[object]:
+        item = obj.item
+        return [
+            item.product.sku,
+            item.product.name,
+            item.warehouse.code,
+            item.available_quantity,
+            item.total_quantity,
+            item.max_stock_level,
+            obj.average_daily_demand,
+            obj.forecast_daily_demand,
+            obj.demand_std,
+            obj.days_until_stockout,
+            obj.recommended_order_quantity,
+            obj.safety_stock,
+            obj.confidence,
+            obj.method,
+            obj.computed_at,
+        ]

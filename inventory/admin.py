@@ -16,16 +16,21 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse, reverse_lazy
 from django.utils.html import format_html, format_html_join
 
-from inventory import alerts, catalog, services
+from inventory import catalog, services
+from inventory.admin_columns import LIST_CSS, abbreviated, badge, short_datetime, signed
+from inventory.csv_export import ChangelistCsvExport
 from inventory.exceptions import DomainError, QuantityMismatch
 from inventory.forms import AdjustStockForm, RecordCountForm
-from inventory.models import Category, InventoryItem, InventoryTransaction, LowStockAlert, Product, Warehouse
+from inventory.models import Category, InventoryItem, InventoryTransaction, Product, Warehouse
 
 # Site-wide admin settings. "View site": the service has no public site; its front page is the ops
 # live page. The index adds links to it and to the API docs (inventory/templates/admin/site_index.html;
 # named apart because django.contrib.admin's own admin/index.html is found first).
 admin.site.site_url = reverse_lazy("ops")
 admin.site.index_template = "admin/site_index.html"
+# No model list down the left of every page: on a 1366-px laptop it took 300 px from the lists (the
+# item list and the ledger were cut off on the right). Breadcrumbs and the index lead everywhere.
+admin.site.enable_nav_sidebar = False
 
 QUANTITY_FIELDS = ("available_quantity", "reserved_quantity", "total_quantity")
 RECENT_LEDGER_ROWS = 15
@@ -75,22 +80,32 @@ class LowStockFilter(admin.SimpleListFilter):
         return queryset
 
 
+def ledger_url(item_id: int | str) -> str:
+    """The ledger list narrowed to one item (every movement of its product in its warehouse)."""
+    return f"{reverse('admin:inventory_inventorytransaction_changelist')}?item={item_id}"
+
+
 @admin.register(InventoryItem)
-class InventoryItemAdmin(admin.ModelAdmin):
+class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
     change_form_template = "admin/inventory/inventoryitem/change_form.html"
+    change_list_template = "admin/change_list_export.html"
+    # Key columns first, short headers: the list fits 1366 px without scrolling sideways.
     list_display = (
-        "product",
-        "warehouse",
-        "available_quantity",
-        "reserved_quantity",
-        "total_quantity",
+        "sku",
+        "product_name",
+        "warehouse_code",
+        "avail",
+        "resv",
+        "on_hand",
         "in_transit_out",
-        "reorder_point",
+        "reorder_pt",
         "low_stock",
-        "last_movement_at",
+        "last_move",
+        "ledger",
     )
     list_filter = (LowStockFilter, "warehouse")
     search_fields = ("product__sku", "product__name", "product__barcode", "barcode")
+    search_help_text = "Search by SKU, product name, GTIN or item barcode."
     list_select_related = ("product", "warehouse")
     autocomplete_fields = ("product", "warehouse")
     readonly_fields = (*QUANTITY_FIELDS, "last_count_date", "last_movement_at", "recent_ledger")
@@ -100,10 +115,78 @@ class InventoryItemAdmin(admin.ModelAdmin):
         ("Location", {"fields": ("location_zone", "location_aisle", "location_shelf", "barcode")}),
         ("History", {"fields": ("last_count_date", "last_movement_at", "recent_ledger")}),
     )
+    # The API's item fields (ItemSerializer; location flattened), plus names a person reads.
+    csv_name = "inventory-items"
+    csv_columns = (
+        "id",
+        "product_id",
+        "sku",
+        "product_name",
+        "warehouse_id",
+        "warehouse_code",
+        "available_quantity",
+        "reserved_quantity",
+        "total_quantity",
+        "in_transit_out",
+        "reorder_point",
+        "reorder_quantity",
+        "max_stock_level",
+        "low_stock",
+        "barcode",
+        "location_zone",
+        "location_aisle",
+        "location_shelf",
+        "last_count_date",
+        "last_movement_at",
+        "updated_at",
+        "version",
+    )
 
-    @admin.display(boolean=True, description="Low")
-    def low_stock(self, obj: InventoryItem) -> bool:
-        return obj.is_low_stock
+    class Media:
+        css = {"all": (LIST_CSS,)}
+
+    @admin.display(description="SKU", ordering="product__sku")
+    def sku(self, obj: InventoryItem) -> str:
+        return obj.product.sku
+
+    @admin.display(description="Product", ordering="product__name")
+    def product_name(self, obj: InventoryItem) -> str:
+        return abbreviated(obj.product.name)
+
+    @admin.display(description="WH", ordering="warehouse__code")
+    def warehouse_code(self, obj: InventoryItem) -> str:
+        return abbreviated(obj.warehouse.code, title=obj.warehouse.name)
+
+    @admin.display(description="Avail", ordering="available_quantity")
+    def avail(self, obj: InventoryItem) -> int:
+        return obj.available_quantity
+
+    @admin.display(description="Resv", ordering="reserved_quantity")
+    def resv(self, obj: InventoryItem) -> int:
+        return obj.reserved_quantity
+
+    @admin.display(description="On hand", ordering="total_quantity")
+    def on_hand(self, obj: InventoryItem) -> int:
+        return obj.total_quantity
+
+    @admin.display(description="Reorder pt", ordering="reorder_point")
+    def reorder_pt(self, obj: InventoryItem) -> int:
+        return obj.reorder_point
+
+    @admin.display(description="Low", empty_value="")
+    def low_stock(self, obj: InventoryItem) -> str:
+        # A red flag where action is needed, nothing elsewhere: a column of green ticks hides the few that matter.
+        if obj.available_quantity == 0:
+            return badge("Out", "danger")
+        return badge("Low", "danger") if obj.is_low_stock else ""
+
+    @admin.display(description="Last movement", ordering="last_movement_at")
+    def last_move(self, obj: InventoryItem) -> str:
+        return short_datetime(obj.last_movement_at)
+
+    @admin.display(description="Ledger")
+    def ledger(self, obj: InventoryItem) -> str:
+        return format_html('<a href="{}" title="Every movement of this item">Ledger</a>', ledger_url(obj.pk))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         from transfers.selectors import in_transit_from_item
@@ -111,10 +194,25 @@ class InventoryItemAdmin(admin.ModelAdmin):
         # One subquery in the list's own query, not one query per row.
         return super().get_queryset(request).annotate(in_transit_out=in_transit_from_item())
 
-    @admin.display(description="In transit (out)", ordering="in_transit_out")
+    @admin.display(description="In transit", ordering="in_transit_out")
     def in_transit_out(self, obj: InventoryItem) -> int:
         """Units of this product shipped from this warehouse by transfers not yet received."""
         return obj.in_transit_out
+
+    def csv_row(self, obj: InventoryItem) -> list[object]:
+        values = {
+            "sku": obj.product.sku,
+            "product_name": obj.product.name,
+            "warehouse_code": obj.warehouse.code,
+            "low_stock": obj.is_low_stock,
+        }
+        return [values[c] if c in values else getattr(obj, c) for c in self.csv_columns]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        context = {"ledger_url": ledger_url(object_id), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context=context)
 
     @admin.display(description="Latest ledger rows")
     def recent_ledger(self, obj: InventoryItem) -> str:
@@ -133,7 +231,7 @@ class InventoryItemAdmin(admin.ModelAdmin):
                     r.created_at.strftime("%Y-%m-%d %H:%M"),
                     r.transaction_number,
                     r.get_transaction_type_display(),
-                    f"{r.quantity_change:+d}",
+                    signed(r.quantity_change),
                     r.previous_quantity,
                     r.new_quantity,
                     r.reason,
@@ -146,8 +244,10 @@ class InventoryItemAdmin(admin.ModelAdmin):
             return "No movements yet."
         return format_html(
             "<table><thead><tr><th>When</th><th>Number</th><th>Type</th><th>Change</th><th>On hand</th>"
-            "<th>Reason</th><th>By</th></tr></thead><tbody>{}</tbody></table>",
+            "<th>Reason</th><th>By</th></tr></thead><tbody>{}</tbody></table>"
+            '<p><a href="{}">Full ledger of this item</a> (filter, search, export CSV)</p>',
             body,
+            ledger_url(obj.pk),
         )
 
     def get_readonly_fields(self, request: HttpRequest, obj: InventoryItem | None = None) -> tuple[str, ...]:
@@ -260,98 +360,8 @@ class InventoryItemAdmin(admin.ModelAdmin):
         return self._stock_form_view(request, item_id, RecordCountForm, "Record count", apply)
 
 
-@admin.register(InventoryTransaction)
-class InventoryTransactionAdmin(admin.ModelAdmin):
-    """The ledger: read-only, append-only."""
-
-    list_display = (
-        "transaction_number",
-        "created_at",
-        "transaction_type",
-        "product",
-        "warehouse",
-        "quantity_change",
-        "previous_quantity",
-        "new_quantity",
-        "reference_type",
-        "reference_id",
-        "created_by",
-    )
-    list_filter = ("transaction_type", "warehouse", "created_at")
-    search_fields = ("transaction_number", "product__sku", "reference_id", "batch_number")
-    date_hierarchy = "created_at"
-    list_select_related = ("product", "warehouse", "created_by")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: InventoryTransaction | None = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: InventoryTransaction | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: InventoryTransaction | None = None) -> bool:
-        return False
-
-
-@admin.register(LowStockAlert)
-class LowStockAlertAdmin(admin.ModelAdmin):
-    """Alerts are raised and resolved by the system; staff only acknowledge them."""
-
-    list_display = (
-        "id",
-        "sku",
-        "warehouse",
-        "available_now",
-        "reorder_point_now",
-        "current_quantity",
-        "status",
-        "created_at",
-        "acknowledged_by",
-        "acknowledged_at",
-        "resolved_at",
-    )
-    list_filter = ("status", ("item__warehouse", admin.RelatedOnlyFieldListFilter))
-    list_select_related = ("item__product", "item__warehouse", "acknowledged_by")
-    search_fields = ("item__product__sku", "item__product__name")
-    date_hierarchy = "created_at"
-    actions = ["acknowledge"]
-
-    @admin.display(description="SKU", ordering="item__product__sku")
-    def sku(self, obj: LowStockAlert) -> str:
-        return obj.item.product.sku
-
-    @admin.display(description="Warehouse", ordering="item__warehouse__code")
-    def warehouse(self, obj: LowStockAlert) -> str:
-        return obj.item.warehouse.code
-
-    @admin.display(description="Available now", ordering="item__available_quantity")
-    def available_now(self, obj: LowStockAlert) -> int:
-        return obj.item.available_quantity
-
-    @admin.display(description="Reorder point", ordering="item__reorder_point")
-    def reorder_point_now(self, obj: LowStockAlert) -> int:
-        return obj.item.reorder_point
-
-    @admin.action(description="Acknowledge selected low-stock alerts", permissions=["change"])
-    def acknowledge(self, request: HttpRequest, queryset: QuerySet) -> None:
-        selected = list(queryset.values_list("pk", flat=True))
-        done = alerts.acknowledge_alerts(selected, user=request.user)
-        message = f"{done} alert(s) acknowledged."
-        if done < len(selected):
-            message += f" {len(selected) - done} skipped (already acknowledged or resolved)."
-        self.message_user(request, message, messages.SUCCESS if done else messages.WARNING)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: LowStockAlert | None = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: LowStockAlert | None = None) -> bool:
-        return False
-
-
-# Webhook endpoints and deliveries (their admin lives with the rest of inventory.webhooks).
+# The ledger (inventory.ledger_admin), low-stock alerts (inventory.alert_admin), and webhook endpoints and
+# deliveries (their admin lives with the rest of inventory.webhooks).
+from inventory import alert_admin as _alert_admin  # noqa: E402, F401
+from inventory import ledger_admin as _ledger_admin  # noqa: E402, F401
 from inventory.webhooks import admin as _webhook_admin  # noqa: E402, F401

@@ -1,8 +1,10 @@
-"""Back office for transfers: list, a "New transfer" form and Start / Complete / Cancel actions.
+"""Back office for transfers: list, a "New transfer" form, Start / Complete / Cancel buttons and actions.
 
 Every change goes through ``transfers.services``: the add form creates the transfer with
-``create_transfer`` (so the units are held at the source), the actions call the transition
-services, and status, quantities and timestamps are read-only. Nothing is ever deleted.
+``create_transfer`` (so the units are held at the source), the detail page's buttons and the list's
+actions call the transition services, and status, quantities and timestamps are read-only. Nothing
+is ever deleted. The add form takes its initial values from the query string (``?product=&
+from_warehouse=&to_warehouse=&quantity=``): reorder suggestions link it prefilled.
 """
 
 from __future__ import annotations
@@ -11,14 +13,18 @@ from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
 
+from inventory.admin_buttons import StateButton, StateButtonsMixin
+from inventory.admin_columns import LIST_CSS, abbreviated, badge, short_datetime
 from inventory.exceptions import DomainError
 from inventory.forms import WholeNumberField
 from inventory.services import MAX_QUANTITY
 from transfers import services
-from transfers.models import Transfer
+from transfers.models import Transfer, TransferStatus
 
 STATE_FIELDS = (
     "id",
@@ -39,6 +45,51 @@ STATE_FIELDS = (
 ADD_FIELDS = ("product", "from_warehouse", "to_warehouse", "quantity", "requested_by", "notes")
 # Set on the request when create_transfer refused the add form, so the re-rendered form shows why.
 _REFUSAL_ATTR = "_transfer_create_refusal"
+STATUS_TONES = {
+    TransferStatus.PENDING: "warn",
+    TransferStatus.IN_TRANSIT: "info",
+    TransferStatus.COMPLETED: "ok",
+    TransferStatus.CANCELLED: "muted",
+}
+
+
+def _may_become(status: str) -> Callable[[Transfer], bool]:
+    return lambda transfer: status in services.ALLOWED[transfer.status]
+
+
+def _step(service: Callable[..., Transfer], verb: str) -> Callable[[HttpRequest, Transfer], str]:
+    def run(request: HttpRequest, transfer: Transfer) -> str:
+        done = service(transfer_id=transfer.pk, user=request.user)
+        return f"{done}: {verb} ({done.quantity} units of {transfer.product.sku})."
+
+    return run
+
+
+# The detail page's buttons, offered while the transfer may take that step (services.ALLOWED).
+TRANSFER_BUTTONS = (
+    StateButton(
+        name="start",
+        label="Start",
+        title="Ship it: the held units leave the source warehouse",
+        applies=_may_become(TransferStatus.IN_TRANSIT),
+        run=_step(services.start_transfer, "started"),
+    ),
+    StateButton(
+        name="complete",
+        label="Complete",
+        title="Receive it: the units go on the destination's shelf",
+        applies=_may_become(TransferStatus.COMPLETED),
+        run=_step(services.complete_transfer, "completed"),
+    ),
+    StateButton(
+        name="cancel",
+        label="Cancel transfer",
+        title="Pending: release the hold. In transit: put the units back at the source",
+        applies=_may_become(TransferStatus.CANCELLED),
+        run=_step(services.cancel_transfer, "cancelled"),
+        danger=True,
+    ),
+)
 
 
 class CreateRefused(Exception):
@@ -71,18 +122,21 @@ class NewTransferForm(forms.ModelForm):
 
 
 @admin.register(Transfer)
-class TransferAdmin(admin.ModelAdmin):
+class TransferAdmin(StateButtonsMixin, admin.ModelAdmin):
     add_form = NewTransferForm
-    list_display = ("short_id", "product", "from_warehouse", "to_warehouse", "quantity", "status", "created_at")
+    state_buttons = TRANSFER_BUTTONS
+    # Status second: it is what the list is read for, and must never be the column cut off.
+    list_display = ("short_id", "status_badge", "sku", "source", "destination", "quantity", "created", "created_by")
     list_filter = ("status", "from_warehouse", "to_warehouse")
     search_fields = ("product__sku",)
     search_help_text = "Search by product SKU."
-    list_select_related = ("product", "from_warehouse", "to_warehouse")
+    list_select_related = ("product", "from_warehouse", "to_warehouse", "created_by")
     date_hierarchy = "created_at"
     autocomplete_fields = ("product", "from_warehouse", "to_warehouse")
     actions = ["start_selected", "complete_selected", "cancel_selected"]
     fieldsets = (
-        (None, {"fields": ("id", "status", "product", "from_warehouse", "to_warehouse", "quantity")}),
+        # Compact, so the request and its history show without scrolling.
+        (None, {"fields": (("product", "quantity"), ("from_warehouse", "to_warehouse"), ("status", "id"))}),
         ("Request", {"fields": ("requested_by", "notes")}),
         (
             "History",
@@ -97,10 +151,46 @@ class TransferAdmin(admin.ModelAdmin):
         ),
     )
     add_fieldsets = ((None, {"fields": ADD_FIELDS}),)
+    # Notes are a line or two: a short box keeps the history on the first screen.
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 80})}}
+
+    class Media:
+        css = {"all": (LIST_CSS,)}
+
+    def state_summary(self, obj: Transfer) -> str:
+        units = f"{obj.quantity} × {obj.product.sku}"
+        source, destination = obj.from_warehouse.code, obj.to_warehouse.code
+        where = {
+            TransferStatus.PENDING: f"{units} held at {source}, waiting to be shipped to {destination}.",
+            TransferStatus.IN_TRANSIT: f"{units} left {source}, on the way to {destination}.",
+            TransferStatus.COMPLETED: f"{units} arrived at {destination}.",
+            TransferStatus.CANCELLED: f"{units} stayed at {source}.",
+        }
+        return format_html("{} {}", self.status_badge(obj), where.get(obj.status, ""))
 
     @admin.display(description="Transfer", ordering="id")
     def short_id(self, obj: Transfer) -> str:
         return str(obj.pk)[:8]
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: Transfer) -> str:
+        return badge(obj.get_status_display(), STATUS_TONES.get(obj.status, "muted"))
+
+    @admin.display(description="Product", ordering="product__sku")
+    def sku(self, obj: Transfer) -> str:
+        return abbreviated(obj.product.sku, title=obj.product.name)
+
+    @admin.display(description="From", ordering="from_warehouse__code")
+    def source(self, obj: Transfer) -> str:
+        return abbreviated(obj.from_warehouse.code, title=obj.from_warehouse.name)
+
+    @admin.display(description="To", ordering="to_warehouse__code")
+    def destination(self, obj: Transfer) -> str:
+        return abbreviated(obj.to_warehouse.code, title=obj.to_warehouse.name)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Transfer) -> str:
+        return short_datetime(obj.created_at)
 
     # --- add and change ---------------------------------------------------------------------
 

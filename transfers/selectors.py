@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from inventory.exceptions import NotFound
@@ -73,3 +76,41 @@ def transfer_list(*, status: str | None = None, warehouse_id: int | None = None)
     if warehouse_id is not None:
         transfers = transfers.filter(Q(from_warehouse_id=warehouse_id) | Q(to_warehouse_id=warehouse_id))
     return transfers
+
+
+@dataclass(frozen=True, kw_only=True)
+class Surplus:
+    """Units of a product a warehouse can give away: available above the item's own reorder point."""
+
+    product_id: int
+    warehouse_id: int
+    warehouse_code: str
+    units: int
+
+
+def surpluses(product_ids: Iterable[int]) -> dict[int, list[Surplus]]:
+    """Per product, the active warehouses with a surplus of it, the largest first (one query).
+
+    Ties go to the warehouse allocated from first (lower priority number), then the lower code.
+    """
+    rows = (
+        InventoryItem.objects.filter(
+            product_id__in=set(product_ids),
+            warehouse__is_active=True,
+            available_quantity__gt=F("reorder_point"),
+        )
+        .annotate(surplus=F("available_quantity") - F("reorder_point"))
+        .order_by("product_id", "-surplus", "warehouse__priority", "warehouse__code")
+        .values_list("product_id", "warehouse_id", "warehouse__code", "surplus")
+    )
+    found: dict[int, list[Surplus]] = defaultdict(list)
+    for product_id, warehouse_id, code, units in rows:
+        found[product_id].append(
+            Surplus(product_id=product_id, warehouse_id=warehouse_id, warehouse_code=code, units=units)
+        )
+    return dict(found)
+
+
+def transfer_source(found: dict[int, list[Surplus]], *, product_id: int, to_warehouse_id: int) -> Surplus | None:
+    """Where to move ``product_id`` from to refill ``to_warehouse_id``: the largest surplus elsewhere, if any."""
+    return next((s for s in found.get(product_id, ()) if s.warehouse_id != to_warehouse_id), None)

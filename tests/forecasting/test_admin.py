@@ -70,7 +70,8 @@ def read_csv(response) -> list[dict[str, str]]:
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="reorder-suggestions-')
-    return list(csv.DictReader(io.StringIO(response.content.decode())))
+    body = b"".join(response.streaming_content).decode()  # streamed, as the ledger's export is
+    return list(csv.DictReader(io.StringIO(body)))
 
 
 def shown(response) -> list[str]:
