@@ -64,6 +64,7 @@ NAMES = (
     "expire_sweep",
     "forecast_refresh",  # before low_stock_scan: on the base items, not its million
     "low_stock_scan",
+    "csv_import_10k",
 )
 WAREHOUSES = 100
 CATALOG = 10_000

@@ -28,7 +28,9 @@ from inventory.services.ledger import (
     Movement,
     new_transaction_number,
 )
+from inventory.services.lines import Count, StockLine, apply_stock_lines
 from inventory.services.movements import adjust_stock, apply_movements, receive_stock
+from inventory.services.reversals import REVERSAL, reverse_transaction
 
 __all__ = [
     "ADJUSTABLE_TYPES",
@@ -37,10 +39,14 @@ __all__ = [
     "MAX_QUANTITY",
     "MAX_TOTAL_COST",
     "OUTBOUND_ONLY",
+    "REVERSAL",
+    "Count",
     "LedgerDetails",
     "Movement",
+    "StockLine",
     "adjust_stock",
     "apply_movements",
+    "apply_stock_lines",
     "consume_held_stock",
     "create_item",
     "hold_locked_items",
@@ -50,6 +56,7 @@ __all__ = [
     "new_transaction_number",
     "receive_stock",
     "release_held_stock",
+    "reverse_transaction",
     "set_stock_count",
     "shortage_error",
     "update_item_settings",
