@@ -12,6 +12,7 @@ On SQLite (the embedded default) ``reservations.services`` keeps its step-by-ste
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -129,7 +130,7 @@ def _run(sql: str, params: dict[str, Any]) -> list[tuple] | str:
     continue past.
     """
     try:
-        with connection.cursor() as cursor:
+        with _binding_cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
     except DatabaseError as exc:
@@ -140,6 +141,37 @@ def _run(sql: str, params: dict[str, Any]) -> list[tuple] | str:
         if connection.in_atomic_block or reason == UNMOVED:
             raise _refusal_error(reason) from exc
         return reason
+
+
+# Django turns psycopg's prepared statements off (poolers in transaction mode cannot keep them); a
+# threshold no query reaches keeps them off for everything but what asks with ``prepare=True``.
+_ONLY_WHEN_ASKED = 2**31 - 1
+
+
+@functools.cache
+def _preparing_cursor_class() -> type:
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparingCursor(ServerBindingCursor):
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            return super().execute(query, params, **{**kwargs, "prepare": True})
+
+    try:  # the query metrics of django_prometheus' backend, as its own cursors have them
+        from django_prometheus.db.common import ExportingCursorWrapper
+    except ImportError:  # pragma: no cover - the app is always installed here
+        return PreparingCursor
+    return ExportingCursorWrapper(PreparingCursor, connection.alias, connection.vendor)
+
+
+def _binding_cursor() -> Any:
+    """A cursor that binds parameters on the server and runs the statement prepared: PostgreSQL then
+    parses and plans each shape of these ~6 KB statements once per connection, not on every call
+    (planning took about as long as running: 0.9 ms vs 0.8 ms for a one-line hold)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = _ONLY_WHEN_ASKED
+    return connection._prepare_cursor(_preparing_cursor_class()(raw))
 
 
 def _refusal_error(reason: str) -> Exception:
