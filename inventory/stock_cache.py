@@ -224,10 +224,15 @@ def cache_product_items(items: Iterable[SimpleNamespace], *, raise_errors: bool 
 def store_item_payloads(payloads: Iterable[dict[str, Any]]) -> None:
     """Read-your-writes after a commit, from the item JSON the write returned (no database read):
     the items' own keys get the new state; their products' entries are dropped, to be read again on
-    the next request or rewritten by the relay. One cache round trip; skipped while the cache is down."""
+    the next request or rewritten by the relay. One cache round trip per 500 items; skipped while the
+    cache is down."""
     payloads = list(payloads)
-    items = {item_key(p["product_id"], p["warehouse_id"]): (p["version"], p) for p in payloads}
-    _store_versioned(items, drop=sorted({product_key(p["product_id"]) for p in payloads}))
+    # A chunk per call: thousands of items in one script (a CSV import) outlast the short Redis
+    # timeout, which would mark the cache down for everyone.
+    for start in range(0, len(payloads), _ITEMS_PER_CACHE_WRITE):
+        chunk = payloads[start : start + _ITEMS_PER_CACHE_WRITE]
+        items = {item_key(p["product_id"], p["warehouse_id"]): (p["version"], p) for p in chunk}
+        _store_versioned(items, drop=sorted({product_key(p["product_id"]) for p in chunk}))
 
 
 def product_entries(product_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -246,6 +251,7 @@ def product_entries(product_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
 
 
 _PRODUCTS_PER_CACHE_WRITE = 200  # keeps each cache call well inside the short Redis timeout
+_ITEMS_PER_CACHE_WRITE = 500
 
 
 def refresh_products(product_ids: Iterable[int], *, raise_errors: bool = False) -> None:
