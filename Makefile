@@ -37,10 +37,16 @@ bench: $(VENV)/.installed
 	scripts/ensure-tools bench
 	WEB_WORKERS=$(WEB_WORKERS) $(PY) bench/run.py
 
+# The Socket.IO tests run the real socket.io-client from npm: installed (npm ci) when missing or outdated.
+SOCKETIO_JS := tests/socketio/js
+$(SOCKETIO_JS)/node_modules/.installed: $(SOCKETIO_JS)/package.json $(SOCKETIO_JS)/package-lock.json
+	cd $(SOCKETIO_JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## test: run the test suite against PostgreSQL and Redis (defaults: the local ones), then tests/embedded
 ## on the embedded default of `make run` (SQLite, in-process cache and layer; ignores DATABASE_URL/REDIS_URL).
 ## Exit status 5 of the second run (a PYTEST_ARGS -k that selects none of tests/embedded) is not a failure.
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(SOCKETIO_JS)/node_modules/.installed
 	scripts/ensure-tools test
 	$(PY) -m pytest $(PYTEST_ARGS)
 	$(PY) -m pytest --ds=inventory_site.settings_test_embedded tests/embedded $(PYTEST_ARGS) || [ $$? -eq 5 ]

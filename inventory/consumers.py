@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict, deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +118,18 @@ def message_groups(message: dict[str, Any]) -> tuple[str, ...] | None:
     except (KeyError, TypeError, ValueError):
         return None
     return None
+
+
+def replay_messages(events: list[Event]) -> Iterator[dict[str, Any]]:
+    """The messages of stored events in id order, less any item state older than one replayed before it."""
+    versions: dict[int, int] = {}
+    for event in events:
+        if event.type == EventType.INVENTORY_UPDATED and event.item_id is not None:
+            version = int(event.data.get("version") or 0)
+            if version <= versions.get(event.item_id, -1):
+                continue  # committed out of id order: a newer state of the item was replayed already
+            versions[event.item_id] = version
+        yield replay_message(event)
 
 
 def replay_message(event: Event) -> dict[str, Any]:
@@ -319,15 +332,8 @@ class InventoryConsumer(LayerOutageMixin, AsyncJsonWebsocketConsumer):
 
     async def _send_replay(self, events: list[Event]) -> int:
         """Send stored events in id order, skipping an item state older than one sent before it in the replay."""
-        versions: dict[int, int] = {}
         sent = 0
-        for event in events:
-            if event.type == EventType.INVENTORY_UPDATED and event.item_id is not None:
-                version = int(event.data.get("version") or 0)
-                if version <= versions.get(event.item_id, -1):
-                    continue  # committed out of id order: a newer state of the item was replayed already
-                versions[event.item_id] = version
-            message = replay_message(event)
+        for message in replay_messages(events):
             await self.send_json(message)
             self._sent.remember(message)
             sent += 1

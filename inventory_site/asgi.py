@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, WebSocket through Channels, and on the embedded default the relay.
+"""ASGI entry point: HTTP through Django, WebSocket through Channels, ``/socket.io/`` through python-socketio,
+and on the embedded default the relay.
 
 Lifespan: where the cache and channel layer live in the web process (no Redis), the relay runs here as
 a task on the server's event loop (``inventory.relay.run_in_process``), so changes made by the Celery
@@ -26,6 +27,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from inventory.socket_io import server as socket_io  # noqa: E402
 from inventory.ws_auth import OriginCheck, TokenAuthMiddlewareStack  # noqa: E402
 from inventory.ws_limits import MessageSizeLimit  # noqa: E402
 from inventory_site.routing import websocket_urlpatterns  # noqa: E402
@@ -53,6 +55,9 @@ def _relay_ended(task: asyncio.Task) -> None:
 async def application(scope, receive, send):
     """The router, plus the ASGI lifespan protocol that starts and stops the in-process relay."""
     if scope["type"] != "lifespan":
+        if (scope["path"] + "/").startswith(socket_io.PATH):
+            # The seed's Socket.IO clients, polling and WebSocket (inventory/socket_io); same port as the rest.
+            return await socket_io.app(scope, receive, send)
         return await router(scope, receive, send)
     stop = asyncio.Event()
     task = None

@@ -26,6 +26,8 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CORS_ORIGIN = env_list("CORS_ORIGIN", [])
+# Origins whose pages may use /socket.io/ (inventory/socket_io); empty: the server's own origin only; "*": any.
+SOCKET_IO_CORS_ORIGIN = env_list("SOCKET_IO_CORS_ORIGIN", [])
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 
 # --- domain settings -------------------------------------------------------------------------
