@@ -22,6 +22,7 @@ import json
 import logging
 import time
 import weakref
+from collections.abc import Awaitable
 from typing import Any
 
 from redis import exceptions as redis_exceptions
@@ -37,7 +38,7 @@ PROBE_INTERVAL = 1.0  # seconds between two PINGs while the layer is down
 PROBE_TIMEOUT = 2.0
 STILL_DOWN_EVERY = 10.0  # seconds between two "still does not answer" lines during a long outage
 RETRY_AFTER_SECONDS = 5  # of a handshake refused during an outage
-CANCEL_AGAIN_AFTER = 0.5  # seconds; see _guarded_layer_receive
+CANCEL_AGAIN_AFTER = 0.5  # seconds; see receive_unless
 UNAVAILABLE = "layer.unavailable"  # the message the guarded receive dispatches when the layer went down
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,24 @@ _log = RateLimitedLogger(logger, interval=1.0)
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:200]
+
+
+async def receive_unless(receive: Awaitable[Any], outage: asyncio.Future) -> asyncio.Future:
+    """Run a layer ``receive`` until it finishes or ``outage`` resolves; the finished (or cancelled) future.
+
+    On the outage, or when the caller itself is cancelled, the receive ends here, within the caller's
+    life. Python 3.11's asyncio.wait_for (in redis-py's connect) drops a cancel that lands just as the
+    connection is made; channels-redis then polls Redis on and on (BZPOPMIN every 5 s), for ever, so a
+    cancel is repeated until it took.
+    """
+    receiving = asyncio.ensure_future(receive)
+    try:
+        await asyncio.wait((receiving, outage), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        while not receiving.done():
+            receiving.cancel()
+            await asyncio.wait((receiving,), timeout=CANCEL_AGAIN_AFTER)
+    return receiving
 
 
 class LayerHealth:
@@ -202,17 +221,7 @@ class LayerOutageMixin:
         outage = health.outage
         if outage.done():
             return {"type": UNAVAILABLE}
-        receiving = asyncio.ensure_future(self._layer_receive())
-        try:
-            await asyncio.wait((receiving, outage), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            # The outage, or the consumer is ending (this task was cancelled): the receive ends here, within
-            # the consumer's life. Python 3.11's asyncio.wait_for (in redis-py's connect) drops a cancel that
-            # lands just as the connection is made; channels-redis then polls Redis on and on (BZPOPMIN every
-            # 5 s), for ever, so a cancel is repeated until it took.
-            while not receiving.done():
-                receiving.cancel()
-                await asyncio.wait((receiving,), timeout=CANCEL_AGAIN_AFTER)
+        receiving = await receive_unless(self._layer_receive(), outage)
         if receiving.cancelled():
             return {"type": UNAVAILABLE}
         exc = receiving.exception()

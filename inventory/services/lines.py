@@ -23,7 +23,6 @@ from django.utils import timezone
 from inventory import events
 from inventory.exceptions import (
     DomainError,
-    InsufficientStock,
     InvalidInput,
     QuantityBelowReserved,
     QuantityMismatch,
@@ -31,7 +30,7 @@ from inventory.exceptions import (
 from inventory.locks import ItemKey, lock_candidates
 from inventory.models import InventoryItem, InventoryTransaction, TransactionType
 from inventory.services.ledger import MAX_QUANTITY, LedgerDetails, Movement, _check_sign, _ledger_row
-from inventory.services.movements import _ensure_items, _save_quantities
+from inventory.services.movements import _ensure_items, _save_quantities, cannot_remove
 
 _LEDGER_COLUMNS = [f for f in InventoryTransaction._meta.concrete_fields if not f.primary_key]
 
@@ -110,14 +109,7 @@ def _book(line: StockLine, item: InventoryItem, *, user: AbstractBaseUser | None
         change = line.quantity_change
         transaction_type = line.transaction_type
         if item.available_quantity + change < 0:
-            raise InsufficientStock(
-                f"Only {item.available_quantity} available for product {item.product_id} "
-                f"in warehouse {item.warehouse_id}; cannot remove {-change}.",
-                product_id=item.product_id,
-                warehouse_id=item.warehouse_id,
-                available_quantity=item.available_quantity,
-                requested=-change,
-            )
+            raise cannot_remove(item, -change)
         if on_hand + change > MAX_QUANTITY:
             raise InvalidInput(f"On-hand quantity would exceed {MAX_QUANTITY}.", field="quantity_change")
     item.available_quantity += change

@@ -82,6 +82,18 @@ def _ensure_items(keys: Iterable[ItemKey]) -> None:
     )
 
 
+def cannot_remove(item: InventoryItem, requested: int) -> InsufficientStock:
+    """The refusal of an outbound movement larger than the item's available units."""
+    return InsufficientStock(
+        f"Only {item.available_quantity} available for product {item.product_id} "
+        f"in warehouse {item.warehouse_id}; cannot remove {requested}.",
+        product_id=item.product_id,
+        warehouse_id=item.warehouse_id,
+        available_quantity=item.available_quantity,
+        requested=requested,
+    )
+
+
 def _missing_item(key: ItemKey) -> NotFound:
     return NotFound(
         f"Product {key[0]} has no stock record in warehouse {key[1]}.", product_id=key[0], warehouse_id=key[1]
@@ -125,14 +137,7 @@ def apply_movements(
             )
         new_available = item.available_quantity + movement.quantity_change
         if new_available < 0:
-            raise InsufficientStock(
-                f"Only {item.available_quantity} available for product {item.product_id} "
-                f"in warehouse {item.warehouse_id}; cannot remove {-movement.quantity_change}.",
-                product_id=item.product_id,
-                warehouse_id=item.warehouse_id,
-                available_quantity=item.available_quantity,
-                requested=-movement.quantity_change,
-            )
+            raise cannot_remove(item, -movement.quantity_change)
         if new_available + item.reserved_quantity > MAX_QUANTITY:
             raise InvalidInput(f"On-hand quantity would exceed {MAX_QUANTITY}.", field="quantity_change")
         item.available_quantity = new_available

@@ -50,7 +50,7 @@ from inventory.consumers import (
 from inventory.event_models import Event
 from inventory.socket_io import protocol
 from inventory.socket_io.auth import Viewer
-from inventory.ws_layer_outage import CANCEL_AGAIN_AFTER, LAYER_ERRORS, layer_health
+from inventory.ws_layer_outage import LAYER_ERRORS, layer_health, receive_unless
 
 logger = logging.getLogger(__name__)
 
@@ -218,14 +218,7 @@ class Bridge:
         health = layer_health()
         outage = health.outage
         while not outage.done():
-            receiving = asyncio.ensure_future(self._layer.receive(channel))
-            try:
-                await asyncio.wait((receiving, outage), return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                # As in ws_layer_outage: Python 3.11 may drop a cancel that lands as redis-py connects.
-                while not receiving.done():
-                    receiving.cancel()
-                    await asyncio.wait((receiving,), timeout=CANCEL_AGAIN_AFTER)
+            receiving = await receive_unless(self._layer.receive(channel), outage)
             if receiving.cancelled():
                 break
             exc = receiving.exception()

@@ -17,6 +17,7 @@ from typing import Any
 import socketio
 
 from tests.live.support import ROOT, UVICORN, WAIT, free_port, serving
+from tests.processes import running
 
 JS_DIR = ROOT / "tests" / "socketio" / "js"
 README = ROOT / "README.md"
@@ -186,24 +187,12 @@ class NodeScript:
 def multi_worker_server(env: dict[str, str], log: Path, *, workers: int = 2) -> Iterator[str]:
     """``uvicorn --workers N`` on one port, as ``make serve`` runs it; yields ``host:port``."""
     port = free_port()
-    process = subprocess.Popen(
-        [*UVICORN, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
     host = f"127.0.0.1:{port}"
-    try:
+    # UVICORN without its "python -m": running() adds it.
+    args = [*UVICORN[2:], "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    with running([*args, "--log-level", "warning"], env, log) as process:
         deadline = time.monotonic() + 90
         while not serving(f"http://{host}"):
             assert process.poll() is None and time.monotonic() < deadline, f"uvicorn did not start:\n{log.read_text()}"
             time.sleep(0.2)
         yield host
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
