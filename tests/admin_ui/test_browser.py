@@ -167,7 +167,7 @@ def test_every_list_fits_a_laptop_screen_and_a_filtered_export_downloads(start_s
 
             # An item's "Ledger" link: every movement of that item, and only those.
             page.click(f'#result_list a[href$="?item={bottle.pk}"]')
-            page.wait_for_selector("#result_list")
+            page.wait_for_url(f"**?item={bottle.pk}")  # the item list also has a #result_list
             assert page.locator("h1").inner_text() == f"Ledger of {bottle_sku} in NORTH"
             assert page.locator("#result_list td.field-change").all_inner_texts() == ["\u22122", "+5"]
             assert page.locator("#result_list td.field-why").first.inner_text().startswith("Dropped from the top")
@@ -216,6 +216,8 @@ def test_state_buttons_and_a_suggestion_turned_into_a_transfer(start_server, war
             # A transfer: Start, then Complete.
             page.goto(f"http://{host}/admin/transfers/transfer/")
             page.click(f"#result_list a:text-is('{str(transfer.pk)[:8]}')")
+            # all_inner_texts() does not wait: let the detail page arrive first.
+            page.locator(".state-buttons button").first.wait_for()
             assert [b.strip() for b in page.locator(".state-buttons button").all_inner_texts()] == [
                 "Start",
                 "Cancel transfer",
