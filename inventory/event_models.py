@@ -23,6 +23,8 @@ class EventType(models.TextChoices):
     TRANSFER_STARTED = "transfer.started"
     TRANSFER_COMPLETED = "transfer.completed"
     TRANSFER_CANCELLED = "transfer.cancelled"
+    LOT_EXPIRING = "lot.expiring"
+    LOT_EXPIRED = "lot.expired"
 
 
 class Event(models.Model):

@@ -108,7 +108,15 @@ def _item_json_sql() -> str:
         ("sku", "p.sku"),
         ("available_quantity", "i.available_quantity"),
         ("reserved_quantity", "i.reserved_quantity"),
-        ("total_quantity", "i.available_quantity + i.reserved_quantity"),
+        ("damaged_quantity", "i.damaged_quantity"),
+        ("quality_control_quantity", "i.quality_control_quantity"),
+        ("safety_stock_quantity", "i.safety_stock_quantity"),
+        (
+            "total_quantity",
+            "i.available_quantity + i.reserved_quantity + i.damaged_quantity + i.quality_control_quantity "
+            "+ i.safety_stock_quantity",
+        ),
+        ("next_expiry_date", "to_char(i.next_expiry_date, 'YYYY-MM-DD')" if postgres else "i.next_expiry_date"),
         ("reorder_point", "i.reorder_point"),
         ("reorder_quantity", "i.reorder_quantity"),
         ("max_stock_level", "i.max_stock_level"),

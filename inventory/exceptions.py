@@ -78,3 +78,28 @@ class InvalidInput(DomainError):
     code = "invalid"
     status_code = 400
     default_detail = "The request is not valid."
+
+
+class BatchRequired(InvalidInput):
+    code = "batch_required"
+    default_detail = "This product is lot-tracked: name the batch (batch_number)."
+
+
+class ExpiryRequired(InvalidInput):
+    code = "expiry_required"
+    default_detail = "Lots of this product need an expiry date (expiry_date)."
+
+
+class LotExpiryMismatch(InvalidInput):
+    code = "lot_expiry_mismatch"
+    default_detail = "This batch is already recorded with another expiry date."
+
+
+class LotNotFound(NotFound):
+    code = "lot_not_found"
+    default_detail = "No such batch of this item."
+
+
+class LotExpired(DomainError):
+    code = "lot_expired"
+    default_detail = "The units left of this item are past their expiry date and cannot be sold."

@@ -57,6 +57,13 @@ class Product(TimeStamped):
     )
     category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="products")
     is_active = models.BooleanField(default=True)
+    # Lot-tracked: every unit on hand belongs to a lot (batch) of its item (``inventory.lot_models``).
+    track_lots = models.BooleanField(
+        "track lots",
+        default=False,
+        help_text="Every unit on hand belongs to a batch; sales pick earliest expiry first.",
+    )
+    requires_expiry = models.BooleanField(default=False, help_text="Lots of this product must carry an expiry date.")
 
     class Meta:
         ordering = ["sku"]
@@ -70,19 +77,46 @@ def default_reorder_point() -> int:
     return settings.LOW_STOCK_THRESHOLD
 
 
+class StockState(models.TextChoices):
+    """Where on-hand units are: only ``available`` units can be reserved or sold."""
+
+    AVAILABLE = "available", "Available"
+    DAMAGED = "damaged", "Damaged"
+    QUALITY_CONTROL = "quality_control", "Quality control"
+    SAFETY_STOCK = "safety_stock", "Safety stock"
+
+
+def state_field(state: str) -> str:
+    """The item column holding the units in ``state``."""
+    return f"{state}_quantity"
+
+
 class InventoryItem(models.Model):
-    """Stock of one product in one warehouse: on hand = available (sellable) + reserved (held)."""
+    """Stock of one product in one warehouse.
+
+    On hand = available (sellable) + reserved (held for reservations and transfers) + damaged +
+    quality control + safety stock; only ``available`` can be reserved or sold.
+    """
 
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="inventory_items")
     warehouse = models.ForeignKey(Warehouse, on_delete=models.PROTECT, related_name="inventory_items")
 
     available_quantity = models.IntegerField(default=0)
     reserved_quantity = models.IntegerField(default=0)
+    damaged_quantity = models.IntegerField(default=0)
+    quality_control_quantity = models.IntegerField(default=0)
+    safety_stock_quantity = models.IntegerField(default=0)
     total_quantity = models.GeneratedField(
-        expression=F("available_quantity") + F("reserved_quantity"),
+        expression=F("available_quantity")
+        + F("reserved_quantity")
+        + F("damaged_quantity")
+        + F("quality_control_quantity")
+        + F("safety_stock_quantity"),
         output_field=models.IntegerField(),
         db_persist=True,
     )
+    # Earliest expiry among the item's lots with units (lot-tracked products; kept by the lot services).
+    next_expiry_date = models.DateField(null=True, blank=True, editable=False)
 
     reorder_point = models.IntegerField(default=default_reorder_point)
     reorder_quantity = models.IntegerField(default=100)
@@ -113,6 +147,12 @@ class InventoryItem(models.Model):
                 condition=Q(reorder_point__gte=0) & Q(reorder_quantity__gte=0) & Q(max_stock_level__gte=0),
                 name="inventory_items_reorder_settings_positive",
             ),
+            models.CheckConstraint(
+                condition=Q(damaged_quantity__gte=0)
+                & Q(quality_control_quantity__gte=0)
+                & Q(safety_stock_quantity__gte=0),
+                name="inventory_items_states_non_negative",
+            ),
         ]
         indexes = [
             models.Index(
@@ -128,6 +168,17 @@ class InventoryItem(models.Model):
     @property
     def is_low_stock(self) -> bool:
         return self.available_quantity <= self.reorder_point
+
+    @property
+    def on_hand(self) -> int:
+        """Every unit in the warehouse, whatever its state (``total_quantity`` as the database computes it)."""
+        return (
+            self.available_quantity
+            + self.reserved_quantity
+            + self.damaged_quantity
+            + self.quality_control_quantity
+            + self.safety_stock_quantity
+        )
 
 
 class TransactionType(models.TextChoices):
@@ -182,6 +233,9 @@ class InventoryTransaction(models.Model):
     supplier_id = models.IntegerField(null=True, blank=True)
     received_date = models.DateField(null=True, blank=True)
     expiry_date = models.DateField(null=True, blank=True)
+    # The state whose units changed: ``available`` (which includes units held by reservations and
+    # transfers) or one of the not-for-sale states (disposing of damaged stock, receiving into QC).
+    stock_state = models.CharField(max_length=20, choices=StockState.choices, default=StockState.AVAILABLE)
 
     objects = LedgerQuerySet.as_manager()
 
@@ -287,7 +341,8 @@ class LowStockAlert(models.Model):
         return f"Low stock alert {self.pk} ({self.status})"
 
 
-# The event log and webhooks live in their own module; importing them here registers them with the app.
+# The event log and webhooks, and lots and state moves, live in their own modules; importing them here
+# registers them with the app.
 from inventory.event_models import (  # noqa: E402
     DeliveryStatus,
     Event,
@@ -296,6 +351,7 @@ from inventory.event_models import (  # noqa: E402
     WebhookDelivery,
     WebhookEndpoint,
 )
+from inventory.lot_models import StockLot, StockStateMove  # noqa: E402
 
 __all__ = [
     "ACTIVE_ALERT_STATUSES",
@@ -310,8 +366,12 @@ __all__ = [
     "LowStockAlert",
     "Product",
     "RelayCursor",
+    "StockLot",
+    "StockState",
+    "StockStateMove",
     "TransactionType",
     "Warehouse",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "state_field",
 ]

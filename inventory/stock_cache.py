@@ -52,7 +52,16 @@ def item_payload(item: InventoryItem | SimpleNamespace, sku: str) -> dict[str, A
         "sku": sku,
         "available_quantity": item.available_quantity,
         "reserved_quantity": item.reserved_quantity,
-        "total_quantity": item.available_quantity + item.reserved_quantity,
+        "damaged_quantity": item.damaged_quantity,
+        "quality_control_quantity": item.quality_control_quantity,
+        "safety_stock_quantity": item.safety_stock_quantity,
+        "total_quantity": item.available_quantity
+        + item.reserved_quantity
+        + item.damaged_quantity
+        + item.quality_control_quantity
+        + item.safety_stock_quantity,
+        # Earliest expiry among the item's lots with units (null unless the product is lot-tracked).
+        "next_expiry_date": item.next_expiry_date.isoformat() if item.next_expiry_date else None,
         "reorder_point": item.reorder_point,
         "reorder_quantity": item.reorder_quantity,
         "max_stock_level": item.max_stock_level,
@@ -284,13 +293,22 @@ def product_stock(product_id: int, warehouse_id: int | None = None) -> dict[str,
 def summarise(entry: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
     totals: dict[str, int] = defaultdict(int)
     for item in items:
-        for field in ("available_quantity", "reserved_quantity", "total_quantity"):
-            totals[field] += item[field]
+        for field in SUMMED_FIELDS:
+            totals[field] += item.get(field, 0)
     return {
         "product_id": entry["product_id"],
         "sku": entry["sku"],
-        "available_quantity": totals["available_quantity"],
-        "reserved_quantity": totals["reserved_quantity"],
-        "total_quantity": totals["total_quantity"],
+        **{field: totals[field] for field in SUMMED_FIELDS},
         "items": items,
     }
+
+
+# What a product's availability adds up over its items (states included).
+SUMMED_FIELDS = (
+    "available_quantity",
+    "reserved_quantity",
+    "damaged_quantity",
+    "quality_control_quantity",
+    "safety_stock_quantity",
+    "total_quantity",
+)

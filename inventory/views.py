@@ -269,8 +269,6 @@ class AvailabilityView(APIView):
             if warehouse_id is not None:
                 items = [i for i in items if i["warehouse_id"] == warehouse_id]
             summary = stock_cache.summarise(entry, items)
-            results[str(product_id)] = {
-                k: summary[k] for k in ("available_quantity", "reserved_quantity", "total_quantity")
-            }
+            results[str(product_id)] = {k: summary[k] for k in stock_cache.SUMMED_FIELDS}
         unknown = [p for p in product_ids if p not in entries]
         return Response({"results": results, "unknown_product_ids": unknown})

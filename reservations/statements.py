@@ -345,7 +345,7 @@ ledger AS (
     FROM (SELECT l2.*, coalesce(sum(l2.quantity) OVER (PARTITION BY l2.item_id ORDER BY l2.id
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_line FROM lines l2) ln
     JOIN r ON r.id = ln.reservation_id
-    JOIN (SELECT id, available_quantity + reserved_quantity + taken AS before FROM moved) u ON u.id = ln.item_id
+    JOIN (SELECT id, total_quantity + taken AS before FROM moved) u ON u.id = ln.item_id
     ORDER BY ln.id
 )"""
     line_json = (
@@ -403,6 +403,12 @@ def finish(
     columns first (``RESERVATION_COLUMNS``), then the line's, then the item's.
     """
     owned = "AND s.created_by_id = %(owner)s" if owner_id is not None else ""
+    # A confirm of lot-tracked units picks lots (first-expired-first-out) in Python: this statement then
+    # does nothing and the step-by-step path takes it.
+    untracked = (
+        f" AND NOT EXISTS (SELECT 1 FROM {_LINES} tl JOIN {_PRODUCTS} tp ON tp.id = tl.product_id "
+        "WHERE tl.reservation_id = s.id AND tp.track_lots)"
+    )
     final = f"""
 SELECT CASE WHEN (SELECT count(*) FROM want) = (SELECT count(*) FROM moved) THEN true
         ELSE {REFUSE}('{UNMOVED}') END,
@@ -413,7 +419,8 @@ FROM r JOIN lines ln ON ln.reservation_id = r.id
     JOIN moved i ON i.id = ln.item_id JOIN {_PRODUCTS} p ON p.id = i.product_id
 ORDER BY ln.id"""
     sql = _ending_sql(
-        pick=f"s.id = %(id)s AND s.status = '{ReservationStatus.ACTIVE.value}' AND s.expires_at > %(now)s {owned}",
+        pick=f"s.id = %(id)s AND s.status = '{ReservationStatus.ACTIVE.value}' AND s.expires_at > %(now)s {owned}"
+        + (untracked if confirm else ""),
         status=(ReservationStatus.FULFILLED if confirm else ReservationStatus.RELEASED).value,
         stamp="fulfilled_at = %(now)s" if confirm else "released_at = %(now)s, released_by_id = %(user)s",
         sale=confirm,

@@ -9,6 +9,7 @@ and apply exactly one valid sequence; the losers get ``InvalidTransition``.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from inventory import services as stock
 from inventory.event_models import EventType
 from inventory.exceptions import InvalidInput, InvalidTransition, NotFound
 from inventory.locks import locked
-from inventory.models import InventoryItem, Product, TransactionType, Warehouse
+from inventory.models import InventoryItem, InventoryTransaction, Product, TransactionType, Warehouse
 from transfers.models import Transfer, TransferStatus
 from transfers.selectors import parse_transfer_id
 
@@ -74,14 +75,44 @@ def _details(transfer: Transfer, reason: str) -> stock.LedgerDetails:
     return stock.LedgerDetails(reason=reason, reference_type=REFERENCE_TYPE, reference_id=str(transfer.pk))
 
 
-def _movement(transfer: Transfer, *, warehouse_id: int, reason: str) -> stock.Movement:
-    return stock.Movement(
-        product_id=transfer.product_id,
-        warehouse_id=warehouse_id,
-        quantity_change=transfer.quantity,
-        transaction_type=TransactionType.TRANSFER,
-        details=_details(transfer, reason),
+def _movements(transfer: Transfer, *, warehouse_id: int, reason: str) -> list[stock.Movement]:
+    """The units of an in-transit transfer going on a shelf: for a lot-tracked product one movement per
+    lot that left the source (its ledger rows say which), so the same lots arrive."""
+    left = (
+        InventoryTransaction.objects.filter(
+            reference_type=REFERENCE_TYPE,
+            reference_id=str(transfer.pk),
+            product_id=transfer.product_id,
+            warehouse_id=transfer.from_warehouse_id,
+            quantity_change__lt=0,
+        )
+        .exclude(batch_number="")
+        .order_by("id")
     )
+    details = _details(transfer, reason)
+    parts = [
+        (
+            -row.quantity_change,
+            replace(
+                details,
+                batch_number=row.batch_number,
+                expiry_date=row.expiry_date,
+                received_date=row.received_date,
+                supplier_id=row.supplier_id,
+            ),
+        )
+        for row in left
+    ] or [(transfer.quantity, details)]
+    return [
+        stock.Movement(
+            product_id=transfer.product_id,
+            warehouse_id=warehouse_id,
+            quantity_change=quantity,
+            transaction_type=TransactionType.TRANSFER,
+            details=lot_details,
+        )
+        for quantity, lot_details in parts
+    ]
 
 
 def _record(transfer: Transfer, status: str, step: str, user: AbstractBaseUser | None, now: datetime) -> None:
@@ -178,12 +209,12 @@ def complete_transfer(*, transfer_id: uuid.UUID | str, user: AbstractBaseUser | 
     """Receive an in-transit transfer: the units go on the destination's shelf (its item is created if missing)."""
     transfer = _lock_transfer(transfer_id)
     _check_transition(transfer, TransferStatus.COMPLETED)
-    movement = _movement(
+    movements = _movements(
         transfer,
         warehouse_id=transfer.to_warehouse_id,
         reason=f"Transfer in from warehouse {transfer.from_warehouse_id}",
     )
-    stock.apply_movements([movement], user=_actor(user), create_missing=True)
+    stock.apply_movements(movements, user=_actor(user), create_missing=True)
     _record(transfer, TransferStatus.COMPLETED, "completed", user, timezone.now())
     return transfer
 
@@ -196,9 +227,9 @@ def cancel_transfer(*, transfer_id: uuid.UUID | str, user: AbstractBaseUser | No
     if transfer.status == TransferStatus.PENDING:
         stock.release_held_stock({_source_item_id(transfer): transfer.quantity})
     else:
-        movement = _movement(
+        movements = _movements(
             transfer, warehouse_id=transfer.from_warehouse_id, reason="Transfer cancelled in transit: returned"
         )
-        stock.apply_movements([movement], user=_actor(user))
+        stock.apply_movements(movements, user=_actor(user))
     _record(transfer, TransferStatus.CANCELLED, "cancelled", user, timezone.now())
     return transfer

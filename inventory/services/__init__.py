@@ -31,6 +31,7 @@ from inventory.services.ledger import (
 from inventory.services.lines import Count, StockLine, apply_stock_lines
 from inventory.services.movements import adjust_stock, apply_movements, receive_stock
 from inventory.services.reversals import REVERSAL, reverse_transaction
+from inventory.services.states import move_stock_state
 
 __all__ = [
     "ADJUSTABLE_TYPES",
@@ -53,6 +54,7 @@ __all__ = [
     "hold_stock",
     "hold_stock_in_transaction",
     "item_ids",
+    "move_stock_state",
     "new_transaction_number",
     "receive_stock",
     "release_held_stock",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from types import SimpleNamespace
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,6 +19,7 @@ from inventory.exceptions import (
 )
 from inventory.locks import ItemKey, items_of, lock_items_by_id
 from inventory.models import InventoryItem, InventoryTransaction
+from inventory.services import lots
 from inventory.services.ledger import (
     LedgerDetails,
     _ledger_row,
@@ -198,16 +200,33 @@ def consume_held_stock(
     """
     pairs = list(quantities.items() if isinstance(quantities, Mapping) else quantities)
     items = lock_items_by_id(item_id for item_id, _ in pairs)
+    tracked = lots.tracked_products(item.product_id for item in items.values())
     now = timezone.now()
+    today = timezone.localdate(now)
     rows = []
     for item_id, quantity in pairs:
         item = items[item_id]
         if quantity <= 0 or item.reserved_quantity < quantity:
             raise InvalidState(f"Item {item_id} holds {item.reserved_quantity} reserved units, not {quantity}.")
+        if item.product_id in tracked:
+            # Held units are not tied to a lot until they leave: then first-expired-first-out, never expired.
+            rows += lots.book_lot_change(
+                item,
+                field="reserved_quantity",
+                change=-quantity,
+                transaction_type=transaction_type,
+                details=replace(details, batch_number=""),
+                user=user,
+                now=now,
+                today=today,
+                sellable_only=True,
+            )
+            continue
         item.reserved_quantity -= quantity
         rows.append(
             _ledger_row(item, change=-quantity, transaction_type=transaction_type, details=details, user=user, now=now)
         )
+    lots.refresh_next_expiry(item for item in items.values() if item.product_id in tracked)
     _save_quantities(items.values(), now)
     InventoryTransaction.objects.bulk_create(rows)
     events.items_changed(items)

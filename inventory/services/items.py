@@ -19,7 +19,8 @@ from inventory.exceptions import (
     QuantityMismatch,
 )
 from inventory.locks import lock_items, lock_items_by_id
-from inventory.models import InventoryItem, TransactionType
+from inventory.models import InventoryItem, InventoryTransaction, TransactionType
+from inventory.services import lots
 from inventory.services.ledger import (
     MAX_QUANTITY,
     LedgerDetails,
@@ -98,6 +99,9 @@ def set_stock_count(
 ) -> tuple[InventoryItem, bool]:
     """Record a cycle count of on-hand units; returns (item, created).
 
+    For a lot-tracked product the count is of one lot (``details.batch_number``; a new batch is created,
+    with ``details.expiry_date``). The difference goes to (or comes from) available units.
+
     Writes a ``count`` ledger row for the difference, sets ``last_count_date``, and applies
     optional item settings (barcode, reorder levels, location) in the same transaction.
     """
@@ -113,26 +117,66 @@ def set_stock_count(
         _ensure_items([key])
         items = lock_items([key])
     item = items[key]
-    on_hand = item.available_quantity + item.reserved_quantity
-    if expected_quantity is not None and expected_quantity != on_hand:
+    details = details or LedgerDetails()
+    requires_expiry = lots.tracked_products([product_id]).get(product_id)
+    tracked = requires_expiry is not None
+    now = timezone.now()
+    rows = []
+    if tracked:
+        # A lot-tracked item is counted lot by lot: the count is the named batch's quantity.
+        lots.check_inbound(details, requires_expiry=False)
+        lot = lots.find_lot(item, details.batch_number)
+        counted_before = lot.quantity if lot is not None else 0
+    else:
+        counted_before = item.on_hand
+    if expected_quantity is not None and expected_quantity != counted_before:
+        where = f" of batch {details.batch_number!r}" if tracked else " on hand"
         raise QuantityMismatch(
-            f"Stock moved since the count started: {on_hand} on hand, not {expected_quantity}.",
+            f"Stock moved since the count started: {counted_before}{where}, not {expected_quantity}.",
             expected_quantity=expected_quantity,
-            actual_quantity=on_hand,
+            actual_quantity=counted_before,
         )
-    if counted_quantity < item.reserved_quantity:
+    change = counted_quantity - counted_before
+    if item.available_quantity + change < 0:
+        # Only available units can disappear in a count: reserved ones are promised, the other states
+        # are moved back to available first.
+        held = item.on_hand - item.available_quantity
+        if held == item.reserved_quantity:
+            detail = f"Counted {counted_quantity} but {held} are reserved; release reservations or transfers first."
+        else:
+            detail = (
+                f"Counted {counted_quantity} but {held} units are reserved or not for sale ({item.reserved_quantity} "
+                "reserved); release reservations or transfers, or move units back to available, first."
+            )
         raise QuantityBelowReserved(
-            f"Counted {counted_quantity} but {item.reserved_quantity} are reserved; "
-            "release reservations or transfers first.",
+            detail,
             reserved_quantity=item.reserved_quantity,
             counted_quantity=counted_quantity,
         )
+    if item.on_hand + change > MAX_QUANTITY:
+        raise InvalidInput(f"On-hand quantity would exceed {MAX_QUANTITY}.", field="quantity")
     barcode = settings_.get("barcode")
     if barcode and InventoryItem.objects.filter(barcode=barcode).exclude(pk=item.pk).exists():
         raise DuplicateBarcode(f"Barcode {barcode!r} is already used by another item.")
-    now = timezone.now()
-    change = counted_quantity - on_hand
-    item.available_quantity = counted_quantity - item.reserved_quantity
+    if change and tracked:
+        rows = lots.book_lot_change(
+            item,
+            field="available_quantity",
+            change=change,
+            transaction_type=TransactionType.COUNT,
+            details=details,
+            user=user,
+            now=now,
+            today=timezone.localdate(now),
+            requires_expiry=bool(requires_expiry),
+        )
+    elif change:
+        item.available_quantity += change
+        rows = [
+            _ledger_row(
+                item, change=change, transaction_type=TransactionType.COUNT, details=details, user=user, now=now
+            )
+        ]
     for name, value in settings_.items():
         setattr(item, name, value)
     item.last_count_date = timezone.localdate()
@@ -147,16 +191,9 @@ def set_stock_count(
         raise DuplicateBarcode("Barcode is already used by another item.") from exc
     item.available_at_lock = -1  # the reorder point may have moved too: always check the alert
     alerts.sync_low_stock_alerts([item])
-    item.total_quantity = counted_quantity
-    if change:
-        row = _ledger_row(
-            item,
-            change=change,
-            transaction_type=TransactionType.COUNT,
-            details=details or LedgerDetails(),
-            user=user,
-            now=now,
-        )
-        row.save()
+    item.total_quantity = item.on_hand
+    if tracked:
+        lots.refresh_next_expiry([item])
+    InventoryTransaction.objects.bulk_create(rows)
     events.items_changed([item.pk])
     return item, created

@@ -13,7 +13,7 @@ from inventory.exceptions import (
     InvalidInput,
 )
 from inventory.locks import ItemKey
-from inventory.models import InventoryItem, InventoryTransaction, TransactionType
+from inventory.models import InventoryItem, InventoryTransaction, StockState, TransactionType
 
 MAX_QUANTITY = 2**31 - 1
 _TOTAL_COST = InventoryTransaction._meta.get_field("total_cost")
@@ -51,7 +51,12 @@ class LedgerDetails:
 
 @dataclass(frozen=True, kw_only=True)
 class Movement:
-    """A change of on-hand quantity for one (product, warehouse)."""
+    """A change of on-hand quantity for one (product, warehouse).
+
+    ``state``: which units change (``available`` by default; disposing of damaged stock is an outbound
+    movement of ``damaged`` units). For a lot-tracked product ``details.batch_number`` names the lot:
+    required inbound, optional outbound (first-expired-first-out when empty).
+    """
 
     product_id: int
     warehouse_id: int
@@ -59,6 +64,7 @@ class Movement:
     transaction_type: str
     expected_quantity: int | None = None
     details: LedgerDetails = field(default_factory=LedgerDetails)
+    state: str = StockState.AVAILABLE
 
     @property
     def key(self) -> ItemKey:
@@ -81,6 +87,8 @@ def _check_sign(movement: Movement) -> None:
         raise InvalidInput(f"A {movement.transaction_type} removes stock: quantity_change must be negative.")
     if movement.transaction_type not in TransactionType.values:
         raise InvalidInput(f"Unknown transaction type {movement.transaction_type!r}.")
+    if movement.state not in StockState.values:
+        raise InvalidInput(f"Unknown stock state {movement.state!r}.", field="state")
 
 
 def _ledger_row(
@@ -91,8 +99,10 @@ def _ledger_row(
     details: LedgerDetails,
     user: AbstractBaseUser | None,
     now: datetime,
+    state: str = StockState.AVAILABLE,
 ) -> InventoryTransaction:
-    previous = item.available_quantity + item.reserved_quantity - change
+    """The ledger row of ``change`` on ``item``, whose quantities already include the change."""
+    previous = item.on_hand - change
     cost = details.cost_per_unit
     total_cost = cost * abs(change) if cost is not None else None
     if total_cost is not None and abs(total_cost) > MAX_TOTAL_COST:
@@ -122,4 +132,5 @@ def _ledger_row(
         supplier_id=details.supplier_id,
         received_date=details.received_date,
         expiry_date=details.expiry_date,
+        stock_state=state,
     )

@@ -29,15 +29,17 @@ from inventory.exceptions import (
 )
 from inventory.locks import ItemKey, lock_candidates
 from inventory.models import InventoryItem, InventoryTransaction, TransactionType
-from inventory.services.ledger import MAX_QUANTITY, LedgerDetails, Movement, _check_sign, _ledger_row
-from inventory.services.movements import _ensure_items, _save_quantities, cannot_remove
+from inventory.services import lots
+from inventory.services.ledger import MAX_QUANTITY, LedgerDetails, Movement, _check_sign
+from inventory.services.movements import _ensure_items, _save_quantities, book_movement
 
 _LEDGER_COLUMNS = [f for f in InventoryTransaction._meta.concrete_fields if not f.primary_key]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Count:
-    """A cycle count of one item: ``counted_quantity`` units on hand (available + reserved)."""
+    """A cycle count of one item: ``counted_quantity`` units on hand (of the batch ``details.batch_number``
+    when the product is lot-tracked)."""
 
     product_id: int
     warehouse_id: int
@@ -84,38 +86,52 @@ def _insert_ledger_rows(rows: list[InventoryTransaction]) -> None:
             copy.write_row([getattr(row, name) for name in names])
 
 
-def _book(line: StockLine, item: InventoryItem, *, user: AbstractBaseUser | None, now) -> InventoryTransaction | None:
-    """Apply one line to the locked ``item`` in memory; returns its ledger row (None: a count that changed nothing)."""
-    on_hand = item.available_quantity + item.reserved_quantity
-    if line.expected_quantity is not None and line.expected_quantity != on_hand:
-        raise QuantityMismatch(
-            f"Stock moved meanwhile: {on_hand} on hand, not {line.expected_quantity}.",
-            product_id=item.product_id,
-            warehouse_id=item.warehouse_id,
-            expected_quantity=line.expected_quantity,
-            actual_quantity=on_hand,
-        )
-    if isinstance(line, Count):
-        if line.counted_quantity < item.reserved_quantity:
-            raise QuantityBelowReserved(
-                f"Counted {line.counted_quantity} but {item.reserved_quantity} are reserved; "
-                "release reservations or transfers first.",
-                reserved_quantity=item.reserved_quantity,
-                counted_quantity=line.counted_quantity,
-            )
-        change = line.counted_quantity - on_hand
-        transaction_type = TransactionType.COUNT
+def _book(
+    line: StockLine, item: InventoryItem, *, tracked: dict[int, bool], user: AbstractBaseUser | None, now, today
+) -> list[InventoryTransaction]:
+    """Apply one line to the locked ``item`` in memory; returns its ledger rows (none: a count that changed nothing)."""
+    if isinstance(line, Movement):
+        if line.expected_quantity is not None and line.expected_quantity != item.on_hand:
+            raise _moved_meanwhile(item, line.expected_quantity, item.on_hand)
+        return book_movement(item, line, tracked=tracked, user=user, now=now, today=today)
+    is_tracked = item.product_id in tracked
+    if is_tracked:
+        # A lot-tracked item is counted lot by lot: the line's batch is what was counted.
+        lots.check_inbound(line.details, requires_expiry=False)
+        lot = lots.find_lot(item, line.details.batch_number)
+        before = lot.quantity if lot is not None else 0
     else:
-        change = line.quantity_change
-        transaction_type = line.transaction_type
-        if item.available_quantity + change < 0:
-            raise cannot_remove(item, -change)
-        if on_hand + change > MAX_QUANTITY:
-            raise InvalidInput(f"On-hand quantity would exceed {MAX_QUANTITY}.", field="quantity_change")
-    item.available_quantity += change
+        before = item.on_hand
+    if line.expected_quantity is not None and line.expected_quantity != before:
+        raise _moved_meanwhile(item, line.expected_quantity, before)
+    change = line.counted_quantity - before
+    if item.available_quantity + change < 0:
+        raise QuantityBelowReserved(
+            f"Counted {line.counted_quantity} but {item.on_hand - item.available_quantity} are reserved "
+            "or not for sale; release reservations or transfers first.",
+            reserved_quantity=item.reserved_quantity,
+            counted_quantity=line.counted_quantity,
+        )
     if not change:
-        return None
-    return _ledger_row(item, change=change, transaction_type=transaction_type, details=line.details, user=user, now=now)
+        return []
+    movement = Movement(
+        product_id=item.product_id,
+        warehouse_id=item.warehouse_id,
+        quantity_change=change,
+        transaction_type=TransactionType.COUNT,
+        details=line.details,
+    )
+    return book_movement(item, movement, tracked=tracked, user=user, now=now, today=today)
+
+
+def _moved_meanwhile(item: InventoryItem, expected: int, actual: int) -> QuantityMismatch:
+    return QuantityMismatch(
+        f"Stock moved meanwhile: {actual} on hand, not {expected}.",
+        product_id=item.product_id,
+        warehouse_id=item.warehouse_id,
+        expected_quantity=expected,
+        actual_quantity=actual,
+    )
 
 
 def _check(line: StockLine) -> None:
@@ -148,6 +164,7 @@ def apply_stock_lines(lines: Sequence[StockLine], *, user: AbstractBaseUser | No
         _ensure_items(missing)
     locked = lock_candidates(InventoryItem.objects.filter(items_filter(keys)))
     items = {(i.product_id, i.warehouse_id): i for i in locked}
+    tracked = lots.tracked_products(key[0] for key in keys)
     now = timezone.now()
     today = timezone.localdate(now)
     rows: list[InventoryTransaction] = []
@@ -156,17 +173,18 @@ def apply_stock_lines(lines: Sequence[StockLine], *, user: AbstractBaseUser | No
     for index, line in enumerate(lines):
         item = items[line.key]
         try:
-            row = _book(line, item, user=user, now=now)
+            booked = _book(line, item, tracked=tracked, user=user, now=now, today=today)
         except DomainError as exc:
             exc.data["line"] = index
             raise
-        if row is not None:
-            rows.append(row)
+        if booked:
+            rows += booked
             moved.add(line.key)
         if isinstance(line, Count):
             counted.add(line.key)
             item.last_count_date = today
     touched = sorted(items.values(), key=lambda i: i.pk)
+    lots.refresh_next_expiry(items[key] for key in moved if key[0] in tracked)
     _save_quantities([items[key] for key in moved], now)
     _save_quantities([items[key] for key in keys - moved], now, moved=False)
     if counted:

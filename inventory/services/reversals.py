@@ -48,7 +48,13 @@ def reverse_transaction(
                 reference_type=REVERSAL,
                 reference_id=row.transaction_number,
                 cost_per_unit=row.cost_per_unit,
+                # The same lot (and state) the row changed: an undo puts back or takes out exactly those units.
+                batch_number=row.batch_number,
+                expiry_date=row.expiry_date,
+                received_date=row.received_date,
+                supplier_id=row.supplier_id,
             ),
+            state=row.stock_state,
             user=user,
         )
     except InsufficientStock as exc:
