@@ -61,9 +61,12 @@ class Product(TimeStamped):
     track_lots = models.BooleanField(
         "track lots",
         default=False,
+        db_default=False,
         help_text="Every unit on hand belongs to a batch; sales pick earliest expiry first.",
     )
-    requires_expiry = models.BooleanField(default=False, help_text="Lots of this product must carry an expiry date.")
+    requires_expiry = models.BooleanField(
+        default=False, db_default=False, help_text="Lots of this product must carry an expiry date."
+    )
 
     class Meta:
         ordering = ["sku"]
@@ -103,9 +106,9 @@ class InventoryItem(models.Model):
 
     available_quantity = models.IntegerField(default=0)
     reserved_quantity = models.IntegerField(default=0)
-    damaged_quantity = models.IntegerField(default=0)
-    quality_control_quantity = models.IntegerField(default=0)
-    safety_stock_quantity = models.IntegerField(default=0)
+    damaged_quantity = models.IntegerField(default=0, db_default=0)
+    quality_control_quantity = models.IntegerField(default=0, db_default=0)
+    safety_stock_quantity = models.IntegerField(default=0, db_default=0)
     total_quantity = models.GeneratedField(
         expression=F("available_quantity")
         + F("reserved_quantity")
@@ -235,7 +238,10 @@ class InventoryTransaction(models.Model):
     expiry_date = models.DateField(null=True, blank=True)
     # The state whose units changed: ``available`` (which includes units held by reservations and
     # transfers) or one of the not-for-sale states (disposing of damaged stock, receiving into QC).
-    stock_state = models.CharField(max_length=20, choices=StockState.choices, default=StockState.AVAILABLE)
+    # db_default too: the set-based statements (reservations.statements) insert rows in SQL.
+    stock_state = models.CharField(
+        max_length=20, choices=StockState.choices, default=StockState.AVAILABLE, db_default=StockState.AVAILABLE
+    )
 
     objects = LedgerQuerySet.as_manager()
 
