@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Sum, Value, Window
 from django.db.models.functions import Coalesce, Lag
 
-from inventory.models import InventoryItem, InventoryTransaction
+from inventory.models import InventoryItem, InventoryTransaction, StockLot, StockState, StockStateMove, state_field
+
+NOT_FOR_SALE = (StockState.DAMAGED, StockState.QUALITY_CONTROL, StockState.SAFETY_STOCK)
 
 # Callables returning {item_id: units held}. Apps that hold stock (reservations, transfers)
 # register one, so the ledger check can verify reserved_quantity without importing them.
@@ -111,4 +113,78 @@ def ledger_drift() -> list[Drift]:
             drifts.append(
                 Drift(pk, item.product_id, item.warehouse_id, "reserved", f"0 reserved but holds add up to {held[pk]}")
             )
+    drifts += _lot_drift()
+    drifts += _state_drift()
+    return drifts
+
+
+def _lot_drift() -> list[Drift]:
+    """A lot-tracked item's lots add up to its on hand; an untracked item has no units in lots."""
+    lot_sum = (
+        StockLot.objects.filter(item_id=OuterRef("pk"))
+        .order_by()
+        .values("item_id")
+        .annotate(t=Sum("quantity"))
+        .values("t")
+    )
+    rows = (
+        InventoryItem.objects.annotate(in_lots=Coalesce(Subquery(lot_sum, output_field=IntegerField()), Value(0)))
+        .filter(
+            Q(product__track_lots=True) & ~Q(in_lots=F("total_quantity")) | Q(product__track_lots=False, in_lots__gt=0)
+        )
+        .values_list("pk", "product_id", "warehouse_id", "total_quantity", "in_lots", "product__track_lots")
+    )
+    return [
+        Drift(
+            pk,
+            product_id,
+            warehouse_id,
+            "lots",
+            f"on hand is {total} but its lots hold {in_lots}"
+            if tracked
+            else f"the product is not lot-tracked but its lots hold {in_lots}",
+        )
+        for pk, product_id, warehouse_id, total, in_lots, tracked in rows
+    ]
+
+
+def _state_drift() -> list[Drift]:
+    """Each not-for-sale state's units equal what moved into it, less what moved out, plus its ledger rows
+    (receipts into it, disposals from it); so available + reserved is proven too, by the on-hand sum."""
+    drifts = []
+    for state in NOT_FOR_SALE:
+        column = state_field(state)
+
+        def moved(direction: str, state: str = state) -> Subquery:
+            moves = (
+                StockStateMove.objects.filter(item_id=OuterRef("pk"), **{direction: state})
+                .order_by()
+                .values("item_id")
+                .annotate(t=Sum("quantity"))
+                .values("t")
+            )
+            return Coalesce(Subquery(moves, output_field=IntegerField()), Value(0))
+
+        booked = (
+            InventoryTransaction.objects.filter(
+                product_id=OuterRef("product_id"), warehouse_id=OuterRef("warehouse_id"), stock_state=state
+            )
+            .order_by()
+            .values("product_id")
+            .annotate(t=Sum("quantity_change"))
+            .values("t")
+        )
+        rows = (
+            InventoryItem.objects.annotate(
+                expected=moved("to_state")
+                - moved("from_state")
+                + Coalesce(Subquery(booked, output_field=IntegerField()), Value(0))
+            )
+            .exclude(expected=F(column))
+            .values_list("pk", "product_id", "warehouse_id", column, "expected")
+        )
+        drifts += [
+            Drift(pk, product_id, warehouse_id, state, f"{actual} {state} but moves and ledger say {expected}")
+            for pk, product_id, warehouse_id, actual, expected in rows
+        ]
     return drifts

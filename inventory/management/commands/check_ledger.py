@@ -5,7 +5,7 @@ from inventory.selectors import ledger_drift
 
 
 class Command(BaseCommand):
-    help = "Verify that the ledger balances with stock: sums, the previous/new chain, and reserved units."
+    help = "Verify that the ledger balances with stock: sums, the previous/new chain, reserved units, lots and states."
 
     def handle(self, *args, **options) -> None:
         drifts = ledger_drift()
