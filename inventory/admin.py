@@ -1,12 +1,18 @@
 """The back office for warehouse staff.
 
 Quantities are read-only here: staff change stock with the "Adjust stock" and "Record count"
-forms, which call the services, so every change lands in the ledger under their name.
+forms, which call the services, so every change lands in the ledger under their name. An item's
+page also moves units between stock states ("Move stock state", audited as ``StockStateMove``
+rows) and lists a lot-tracked item's lots.
 """
 
 from __future__ import annotations
 
+import json
+from functools import partial
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
@@ -14,14 +20,28 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse, reverse_lazy
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
 
-from inventory import catalog, services
+from inventory import catalog, scan, services
 from inventory.admin_columns import LIST_CSS, abbreviated, badge, short_datetime, signed
 from inventory.csv_export import ChangelistCsvExport
 from inventory.exceptions import DomainError, QuantityMismatch
-from inventory.forms import AdjustStockForm, RecordCountForm
-from inventory.models import Category, InventoryItem, InventoryTransaction, Product, Warehouse
+from inventory.forms import AdjustStockForm, MoveStockStateForm, RecordCountForm, RecordLotCountForm
+from inventory.ledger_admin import ItemFilter, item_named
+from inventory.models import (
+    Category,
+    InventoryItem,
+    InventoryTransaction,
+    Product,
+    StockLot,
+    StockState,
+    StockStateMove,
+    TransactionType,
+    Warehouse,
+    state_field,
+)
 
 # Site-wide admin settings. "View site": the service has no public site; its front page is the ops
 # live page. The index adds links to it and to the API docs (inventory/templates/admin/site_index.html;
@@ -32,8 +52,22 @@ admin.site.index_template = "admin/site_index.html"
 # item list and the ledger were cut off on the right). Breadcrumbs and the index lead everywhere.
 admin.site.enable_nav_sidebar = False
 
-QUANTITY_FIELDS = ("available_quantity", "reserved_quantity", "total_quantity")
+QUANTITY_FIELDS = (
+    "available_quantity",
+    "reserved_quantity",
+    "damaged_quantity",
+    "quality_control_quantity",
+    "safety_stock_quantity",
+    "total_quantity",
+)
+# The item page's stock, two rows: what can be sold or is promised, and what is kept back from sale.
+STOCK_ROWS = (
+    ("available_quantity", "reserved_quantity", "total_quantity"),
+    ("damaged_quantity", "quality_control_quantity", "safety_stock_quantity"),
+)
 RECENT_LEDGER_ROWS = 15
+RECENT_STATE_MOVES = 10
+MOVE_PREFIX = "move"  # the move-state form's field prefix: its fields never clash with the item form's
 
 
 @admin.register(Warehouse)
@@ -49,18 +83,40 @@ class CategoryAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
+TRACKING_FIELDS = ("track_lots", "requires_expiry")
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("sku", "name", "barcode", "category", "is_active")
-    list_filter = ("is_active", "category")
+    list_display = ("sku", "name", "barcode", "category", "track_lots", "is_active")
+    list_filter = ("is_active", "track_lots", "category")
     search_fields = ("sku", "name", "barcode")
     list_select_related = ("category",)
 
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            # Refused by the service (lot tracking switched while units are on hand): the admin's transaction
+            # rolled back, so nothing was saved; the page comes back as stored, with the reason.
+            self.message_user(request, f"Nothing was saved: {exc.detail}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
+        tracking = {f: form.cleaned_data[f] for f in TRACKING_FIELDS if f in form.changed_data}
         if change:
-            catalog.update_product(product_id=obj.pk, changes={f: form.cleaned_data[f] for f in form.changed_data})
+            # Tracking first: it locks the product's items before the product row, the order movements take.
+            if tracking:
+                services.set_lot_tracking(product_id=obj.pk, **tracking)
+            changes = {f: form.cleaned_data[f] for f in form.changed_data if f not in TRACKING_FIELDS}
+            catalog.update_product(product_id=obj.pk, changes=changes)
         else:
-            obj.pk = catalog.create_product(fields={f: form.cleaned_data[f] for f in form.fields}).pk
+            fields = {f: form.cleaned_data[f] for f in form.fields if f not in TRACKING_FIELDS}
+            obj.pk = catalog.create_product(fields=fields).pk
+            if tracking:
+                services.set_lot_tracking(product_id=obj.pk, **tracking)
 
 
 class LowStockFilter(admin.SimpleListFilter):
@@ -108,12 +164,19 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
     search_help_text = "Search by SKU, product name, GTIN or item barcode."
     list_select_related = ("product", "warehouse")
     autocomplete_fields = ("product", "warehouse")
-    readonly_fields = (*QUANTITY_FIELDS, "last_count_date", "last_movement_at", "recent_ledger")
+    readonly_fields = (
+        *QUANTITY_FIELDS,
+        "next_expiry_date",
+        "last_count_date",
+        "last_movement_at",
+        "recent_ledger",
+        "recent_state_moves",
+    )
     fieldsets = (
-        (None, {"fields": ("product", "warehouse", *QUANTITY_FIELDS)}),
+        (None, {"fields": ("product", "warehouse", *STOCK_ROWS)}),
         ("Reorder settings", {"fields": ("reorder_point", "reorder_quantity", "max_stock_level")}),
         ("Location", {"fields": ("location_zone", "location_aisle", "location_shelf", "barcode")}),
-        ("History", {"fields": ("last_count_date", "last_movement_at", "recent_ledger")}),
+        ("History", {"fields": ("last_count_date", "last_movement_at", "recent_ledger", "recent_state_moves")}),
     )
     # The API's item fields (ItemSerializer; location flattened), plus names a person reads.
     csv_name = "inventory-items"
@@ -208,11 +271,54 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
         }
         return [values[c] if c in values else getattr(obj, c) for c in self.csv_columns]
 
+    def get_fieldsets(self, request: HttpRequest, obj: InventoryItem | None = None) -> list:
+        fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
+        if obj is not None and obj.product.track_lots:
+            # The earliest expiry among its lots, under the stock it belongs to.
+            fieldsets[0][1]["fields"] = (*fieldsets[0][1]["fields"], "next_expiry_date")
+        return fieldsets
+
+    def get_inlines(self, request: HttpRequest, obj: InventoryItem | None) -> list:
+        return [StockLotInline] if obj is not None and obj.product.track_lots else []
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
         context = {"ledger_url": ledger_url(object_id), **(extra_context or {})}
+        if object_id.isdigit() and self.has_change_permission(request):
+            context["move_state_form"] = MoveStockStateForm(prefix=MOVE_PREFIX)
+            context["move_state_url"] = reverse("admin:inventory_inventoryitem_move_state", args=[object_id])
         return super().change_view(request, object_id, form_url, extra_context=context)
+
+    @admin.display(description="Latest state moves")
+    def recent_state_moves(self, obj: InventoryItem) -> str:
+        if obj.pk is None:
+            return "–"
+        moves = StockStateMove.objects.filter(item=obj).select_related("created_by")[:RECENT_STATE_MOVES]
+        body = format_html_join(
+            "",
+            '<tr><td>{}</td><td class="qty">{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    timezone.localtime(m.created_at).strftime("%Y-%m-%d %H:%M"),
+                    m.quantity,
+                    StockState(m.from_state).label,
+                    StockState(m.to_state).label,
+                    m.reason,
+                    m.created_by or "",
+                )
+                for m in moves
+            ),
+        )
+        if not body:
+            return "No units moved between states yet."
+        return format_html(
+            '<table id="state-move-audit"><thead><tr><th>When</th><th>Units</th><th>From → to</th><th>Reason</th>'
+            "<th>By</th></tr></thead><tbody>{}</tbody></table>"
+            '<p><a href="{}">All state moves of this item</a></p>',
+            body,
+            state_moves_url(obj.pk),
+        )
 
     @admin.display(description="Latest ledger rows")
     def recent_ledger(self, obj: InventoryItem) -> str:
@@ -225,7 +331,7 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
         )
         body = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     r.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -234,6 +340,7 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
                     signed(r.quantity_change),
                     r.previous_quantity,
                     r.new_quantity,
+                    _lot_and_state(r),
                     r.reason,
                     r.created_by or "",
                 )
@@ -244,7 +351,7 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
             return "No movements yet."
         return format_html(
             "<table><thead><tr><th>When</th><th>Number</th><th>Type</th><th>Change</th><th>On hand</th>"
-            "<th>Reason</th><th>By</th></tr></thead><tbody>{}</tbody></table>"
+            "<th>Batch / state</th><th>Reason</th><th>By</th></tr></thead><tbody>{}</tbody></table>"
             '<p><a href="{}">Full ledger of this item</a> (filter, search, export CSV)</p>',
             body,
             ledger_url(obj.pk),
@@ -271,10 +378,27 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
         return [
             path("<int:item_id>/adjust/", view(self.adjust_view), name="inventory_inventoryitem_adjust"),
             path("<int:item_id>/count/", view(self.count_view), name="inventory_inventoryitem_count"),
+            path(
+                "<int:item_id>/move-state/",
+                view(require_POST(self.move_state_view)),
+                name="inventory_inventoryitem_move_state",
+            ),
             *super().get_urls(),
         ]
 
-    def _stock_form_view(self, request: HttpRequest, item_id: int, form_class: type, title: str, apply) -> HttpResponse:
+    def _stock_form_view(
+        self,
+        request: HttpRequest,
+        item_id: int,
+        form_class: type,
+        title: str,
+        apply,
+        *,
+        initial: dict | None = None,
+        moved=None,
+    ) -> HttpResponse:
+        """A stock form's page. ``apply(item, cleaned_data, user)`` books it and returns the success message;
+        ``moved(request, exc)`` is the form again after a ``QuantityMismatch`` (stock moved while it was open)."""
         item = get_object_or_404(InventoryItem.objects.select_related("product", "warehouse"), pk=item_id)
         if not self.has_change_permission(request, item):
             raise PermissionDenied
@@ -285,7 +409,7 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
                 try:
                     message = apply(item, form.cleaned_data, request.user)
                 except QuantityMismatch as exc:
-                    form = self._against_current_on_hand(form_class, request, exc.data["actual_quantity"])
+                    form = (moved or self._against_current_on_hand)(request, exc)
                     item.refresh_from_db(fields=QUANTITY_FIELDS)
                 except DomainError as exc:
                     form.add_error(None, exc.detail)
@@ -294,11 +418,19 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
                     self.message_user(request, message, messages.SUCCESS)
                     return HttpResponseRedirect(change_url)
         else:
-            form = form_class(initial={"expected_quantity": item.total_quantity})
+            form = form_class(initial=initial if initial is not None else {"expected_quantity": item.total_quantity})
+        not_for_sale = [
+            (state.label.lower(), units)
+            for state in (StockState.DAMAGED, StockState.QUALITY_CONTROL, StockState.SAFETY_STOCK)
+            if (units := getattr(item, state_field(state)))
+        ]
         context = {
             **self.admin_site.each_context(request),
             "title": f"{title}: {item.product.sku} in {item.warehouse.code}",
             "item": item,
+            "not_for_sale": not_for_sale,
+            "lots": scan.lots_with_units(item) if item.product.track_lots else None,
+            "today": timezone.localdate(),
             "form": form,
             "opts": self.opts,
             "change_url": change_url,
@@ -307,16 +439,17 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
         return TemplateResponse(request, "admin/inventory/inventoryitem/stock_form.html", context)
 
     @staticmethod
-    def _against_current_on_hand(form_class: type, request: HttpRequest, on_hand: int) -> forms.Form:
-        """The posted form again, now expecting ``on_hand``: saving it again records the count against it.
+    def _against_current_on_hand(request: HttpRequest, exc: QuantityMismatch) -> forms.Form:
+        """The posted form again, now expecting the current on-hand: saving it again records the count against it.
 
         Stock moved while the person counted. Keeping the stale expected quantity would refuse every
         later save (a dead end); expecting the current on-hand lets them check and confirm, and the
         service still refuses if stock moves yet again.
         """
+        on_hand = exc.data["actual_quantity"]
         data = request.POST.copy()
         data["expected_quantity"] = str(on_hand)
-        form = form_class(data)
+        form = RecordCountForm(data)
         form.is_valid()  # cleaned again so the typed values and field errors show as before
         form.add_error(
             None,
@@ -325,8 +458,35 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
         )
         return form
 
+    @staticmethod
+    def _against_current_lot(request: HttpRequest, exc: QuantityMismatch) -> forms.Form:
+        """The posted lot count again, now expecting the batch's current units (as ``_against_current_on_hand``)."""
+        now = exc.data["actual_quantity"]
+        data = request.POST.copy()
+        form = RecordLotCountForm(data)
+        form.is_valid()
+        batch = form.cleaned_data.get("batch_number", "")
+        data["expected_lots"] = json.dumps({**(form.cleaned_data.get("expected_lots") or {}), batch: now})
+        form = RecordLotCountForm(data)
+        form.is_valid()
+        form.add_error(
+            None,
+            f"Batch {batch} changed since you opened this form: now {now} in it. "
+            f"Check your count and save again to record it against {now}.",
+        )
+        return form
+
     def adjust_view(self, request: HttpRequest, item_id: int) -> HttpResponse:
+        item = get_object_or_404(InventoryItem.objects.select_related("product"), pk=item_id)
+        form_class = partial(AdjustStockForm, tracked=item.product.track_lots)
+
         def apply(item: InventoryItem, data: dict, user) -> str:
+            batch = data.get("batch_number", "").strip()
+            expiry = data.get("expiry_date")
+            if data["transaction_type"] != TransactionType.PURCHASE:
+                # A correction or return into a batch the item has keeps the batch's date; a receipt
+                # states the date on the goods.
+                expiry = scan.known_expiry(item, batch, expiry)
             updated = services.adjust_stock(
                 product_id=item.product_id,
                 warehouse_id=item.warehouse_id,
@@ -338,14 +498,28 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
                     reference_type=data["reference_type"],
                     reference_id=data["reference_id"],
                     cost_per_unit=data["cost_per_unit"],
+                    batch_number=batch,
+                    expiry_date=expiry,
                 ),
+                state=data["state"],
                 user=user,
             )
-            return f"Stock adjusted by {data['quantity_change']:+d}; {updated.total_quantity} on hand."
+            state = StockState(data["state"])
+            of_state = "" if state == StockState.AVAILABLE else f" {state.label.lower()} units"
+            left = (
+                ""
+                if state == StockState.AVAILABLE
+                else f", {getattr(updated, state_field(state))} {state.label.lower()}"
+            )
+            return f"Stock adjusted by {data['quantity_change']:+d}{of_state}; {updated.total_quantity} on hand{left}."
 
-        return self._stock_form_view(request, item_id, AdjustStockForm, "Adjust stock", apply)
+        return self._stock_form_view(request, item_id, form_class, "Adjust stock", apply, initial={})
 
     def count_view(self, request: HttpRequest, item_id: int) -> HttpResponse:
+        item = get_object_or_404(InventoryItem.objects.select_related("product"), pk=item_id)
+        if item.product.track_lots:
+            return self._lot_count_view(request, item)
+
         def apply(item: InventoryItem, data: dict, user) -> str:
             updated, _ = services.set_stock_count(
                 product_id=item.product_id,
@@ -359,9 +533,203 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
 
         return self._stock_form_view(request, item_id, RecordCountForm, "Record count", apply)
 
+    def _lot_count_view(self, request: HttpRequest, item: InventoryItem) -> HttpResponse:
+        """A lot-tracked item is counted batch by batch: the form counts one lot."""
 
-# The ledger (inventory.ledger_admin), low-stock alerts (inventory.alert_admin), and webhook endpoints and
-# deliveries (their admin lives with the rest of inventory.webhooks).
+        def apply(item: InventoryItem, data: dict, user) -> str:
+            batch = data["batch_number"]
+            shown = data.get("expected_lots")
+            updated, _ = services.set_stock_count(
+                product_id=item.product_id,
+                warehouse_id=item.warehouse_id,
+                counted_quantity=data["counted_quantity"],
+                # A batch the form did not list was empty then.
+                expected_quantity=None if shown is None else shown.get(batch, 0),
+                details=services.LedgerDetails(
+                    reason=data["reason"],
+                    notes=data["notes"],
+                    batch_number=batch,
+                    expiry_date=scan.known_expiry(item, batch, data["expiry_date"]),
+                ),
+                user=user,
+            )
+            counted = data["counted_quantity"]
+            return f"Count of batch {batch} recorded: {counted} in the batch, {updated.total_quantity} on hand."
+
+        initial = {"expected_lots": scan.lot_quantities(item)}
+        return self._stock_form_view(
+            request,
+            item.pk,
+            RecordLotCountForm,
+            "Record count of a batch",
+            apply,
+            initial=initial,
+            moved=self._against_current_lot,
+        )
+
+    def move_state_view(self, request: HttpRequest, item_id: int) -> HttpResponse:
+        """The item page's "Move stock state" form: units from one state to another, through the service."""
+        item = get_object_or_404(InventoryItem.objects.select_related("product", "warehouse"), pk=item_id)
+        if not self.has_change_permission(request, item):
+            raise PermissionDenied
+        change_url = reverse("admin:inventory_inventoryitem_change", args=[item.pk])
+        form = MoveStockStateForm(request.POST, prefix=MOVE_PREFIX)
+        if not form.is_valid():
+            problems = " ".join(
+                f"{form.fields[name].label or name.replace('_', ' ').capitalize()}: {' '.join(errors)}"
+                if name != forms.forms.NON_FIELD_ERRORS
+                else " ".join(errors)
+                for name, errors in form.errors.items()
+            )
+            self.message_user(request, f"Nothing moved. {problems}", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        data = form.cleaned_data
+        try:
+            updated, _ = services.move_stock_state(
+                product_id=item.product_id,
+                warehouse_id=item.warehouse_id,
+                quantity=data["quantity"],
+                from_state=data["from_state"],
+                to_state=data["to_state"],
+                reason=data["reason"],
+                user=request.user,
+            )
+        except DomainError as exc:
+            self.message_user(request, f"Nothing moved: {exc.detail}", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        source, goal = StockState(data["from_state"]), StockState(data["to_state"])
+        done = (
+            f"Moved {data['quantity']} from {source.label.lower()} to {goal.label.lower()}: "
+            f"{getattr(updated, state_field(source))} {source.label.lower()}, "
+            f"{getattr(updated, state_field(goal))} {goal.label.lower()}, {updated.total_quantity} on hand."
+        )
+        self.log_change(request, item, done)  # the item's History page lists it
+        self.message_user(request, done, messages.SUCCESS)
+        return HttpResponseRedirect(change_url)
+
+
+def _lot_and_state(row: InventoryTransaction) -> str:
+    """The batch a ledger row touched and, when not available, the state whose units changed."""
+    parts = [row.batch_number] if row.batch_number else []
+    if row.stock_state != StockState.AVAILABLE:
+        parts.append(StockState(row.stock_state).label.lower())
+    return ", ".join(parts)
+
+
+def state_moves_url(item_id: int | str) -> str:
+    """The state-move audit narrowed to one item."""
+    return f"{reverse('admin:inventory_stockstatemove_changelist')}?item={item_id}"
+
+
+class StockLotInline(admin.TabularInline):
+    """A lot-tracked item's lots with units, earliest expiry first (the order sales take them in); read-only:
+    lots change only through stock movements."""
+
+    model = StockLot
+    verbose_name = "lot"
+    verbose_name_plural = "Lots on hand (earliest expiry first)"
+    fields = ("batch_number", "expiry_date", "expiry_status", "received_date", "supplier_id", "quantity")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).filter(quantity__gt=0)  # Meta.ordering is FEFO
+
+    @admin.display(description="Status")
+    def expiry_status(self, lot: StockLot) -> str:
+        today = timezone.localdate()
+        if lot.is_expired(today):
+            return badge("Expired", "danger")
+        warning_days = getattr(settings, "LOT_EXPIRY_WARNING_DAYS", 14)
+        if lot.expiry_date is not None and (lot.expiry_date - today).days <= warning_days:
+            days = (lot.expiry_date - today).days
+            return badge("Expires today" if days == 0 else f"Expires in {days} d", "warn")
+        return ""
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class StateMoveItemFilter(ItemFilter):
+    """``?item=<inventory item id>``: the state moves of one item (linked from the item page)."""
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() is None:
+            return queryset
+        item = self._item()
+        return queryset.filter(item=item) if item is not None else queryset.none()
+
+
+@admin.register(StockStateMove)
+class StockStateMoveAdmin(admin.ModelAdmin):
+    """The audit of moves between stock states: read-only (moves are made on the item page, the scan
+    station or the API, through ``services.move_stock_state``)."""
+
+    list_display = ("when", "sku", "warehouse_code", "quantity", "from_label", "to_label", "why", "who")
+    list_filter = (StateMoveItemFilter, "from_state", "to_state", "item__warehouse")
+    search_fields = ("item__product__sku", "item__product__name", "reason")
+    search_help_text = "Search by SKU, product name or reason."
+    list_select_related = ("item__product", "item__warehouse", "created_by")
+    date_hierarchy = "created_at"
+
+    class Media:
+        css = {"all": (LIST_CSS,)}
+
+    @admin.display(description="When", ordering="created_at")
+    def when(self, obj: StockStateMove) -> str:
+        return short_datetime(obj.created_at)
+
+    @admin.display(description="SKU", ordering="item__product__sku")
+    def sku(self, obj: StockStateMove) -> str:
+        return obj.item.product.sku
+
+    @admin.display(description="WH", ordering="item__warehouse__code")
+    def warehouse_code(self, obj: StockStateMove) -> str:
+        return abbreviated(obj.item.warehouse.code, title=obj.item.warehouse.name)
+
+    @admin.display(description="From", ordering="from_state")
+    def from_label(self, obj: StockStateMove) -> str:
+        return StockState(obj.from_state).label
+
+    @admin.display(description="To", ordering="to_state")
+    def to_label(self, obj: StockStateMove) -> str:
+        return StockState(obj.to_state).label
+
+    @admin.display(description="Reason", ordering="reason")
+    def why(self, obj: StockStateMove) -> str:
+        return abbreviated(obj.reason)
+
+    @admin.display(description="Who", ordering="created_by__username")
+    def who(self, obj: StockStateMove) -> str:
+        return str(obj.created_by) if obj.created_by else "system"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # Opened from an item page: say whose moves these are.
+        item = item_named(request.GET.get(StateMoveItemFilter.parameter_name))
+        title = f"State moves of {item.product.sku} in {item.warehouse.code}" if item else "Stock state moves"
+        return super().changelist_view(request, extra_context={"title": title, **(extra_context or {})})
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: StockStateMove | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: StockStateMove | None = None) -> bool:
+        return False
+
+
+# The ledger (inventory.ledger_admin), low-stock and lot expiry alerts (inventory.alert_admin, lot_expiry_admin),
+# and webhook endpoints and deliveries (their admin lives with the rest of inventory.webhooks).
 from inventory import alert_admin as _alert_admin  # noqa: E402, F401
 from inventory import ledger_admin as _ledger_admin  # noqa: E402, F401
+from inventory import lot_expiry_admin as _lot_expiry_admin  # noqa: E402, F401
 from inventory.webhooks import admin as _webhook_admin  # noqa: E402, F401

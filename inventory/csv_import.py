@@ -6,9 +6,14 @@ row either ``counted_quantity`` (a cycle count of the on-hand) or ``quantity_cha
 ``batch_number``, ``expiry_date`` (YYYY-MM-DD), ``reference_id``, ``reason``. Comma, semicolon or tab
 separated, UTF-8 (a BOM is fine). Numbers follow the back office's rules (``inventory.forms``).
 
-The preview reads the file with three queries whatever its length (products, warehouses, items) and
-plays the rows in order against the current stock, so a count after a receipt of the same item sees
-the receipt. Apply books the same rows through ``services.apply_stock_lines`` in one transaction.
+A lot-tracked product's rows name their lot as the services do: a receipt (any inbound row) and a count
+need ``batch_number`` (a count is of that batch), ``expiry_date`` too when its lots must carry one;
+outbound rows take the batch named, or the earliest expiry first.
+
+The preview reads the file with four queries whatever its length (products, warehouses, items, the
+tracked items' lots) and plays the rows in order against the current stock and lots, so a count after a
+receipt of the same item sees the receipt. Apply books the same rows through ``services.apply_stock_lines``
+in one transaction.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from django.utils import timezone
 from inventory import services
 from inventory.exceptions import DomainError, QuantityMismatch
 from inventory.forms import DecimalInputField, WholeNumberField
-from inventory.models import InventoryItem, Product, TransactionType, Warehouse
+from inventory.models import InventoryItem, Product, StockLot, TransactionType, Warehouse
 from inventory.services.lines import items_filter
 
 logger = logging.getLogger(__name__)
@@ -77,8 +82,30 @@ class Row:
     errors: list[str] = field(default_factory=list)
     product_id: int | None = None
     warehouse_id: int | None = None
+    tracked: bool = False  # the product is lot-tracked
     before: int | None = None  # on hand before this row (after the rows above it)
     after: int | None = None
+    lot_before: int | None = None  # a lot-tracked count's batch: its units before this row
+    known_expiry: date | None = None  # the named batch's expiry, booked when the row gives none (not receipts)
+
+    @property
+    def batch_label(self) -> str:
+        """The batch a row names, as the preview lists it: with its expiry, and for a count what it held."""
+        if not self.batch_number:
+            return "earliest expiry first" if self.tracked and self.kind == "change" and not self.errors else ""
+        parts = [self.batch_number]
+        if expiry := self.expiry_date or self.known_expiry:
+            parts.append(f"exp. {expiry.isoformat()}")
+        if self.lot_before is not None:
+            parts.append(f"held {self.lot_before}")
+        return ", ".join(parts)
+
+    @property
+    def expected(self) -> int | None:
+        """What a count is checked against when applied: the on hand, or for a lot-tracked product the batch's units."""
+        if not self.is_count:
+            return None
+        return self.lot_before if self.tracked else self.before
 
     @property
     def is_count(self) -> bool:
@@ -288,56 +315,152 @@ def _warehouses(codes: set[str]) -> dict[str, Warehouse]:
     return result
 
 
+_NEW_LOT = 2**62  # lots new in the file are received after every stored one (their ids are smaller)
+
+
+@dataclass
+class _Lot:
+    """A lot as the preview plays the rows: its units and its place in first-expired-first-out order."""
+
+    quantity: int
+    expiry_date: date | None
+    received_date: date
+    order: int  # the lot's id (lots new in the file come after every stored one)
+
+    @property
+    def fefo(self) -> tuple:
+        return (self.expiry_date is None, self.expiry_date or date.max, self.received_date, self.order)
+
+
+def _stored_lots(keys: set[tuple[int, int]]) -> dict[tuple[int, int], dict[str, _Lot]]:
+    """The lots of these (lot-tracked) items, by item and batch."""
+    lots: dict[tuple[int, int], dict[str, _Lot]] = {key: {} for key in keys}
+    if not keys:
+        return lots
+    stored = StockLot.objects.filter(item__in=InventoryItem.objects.filter(items_filter(keys))).values_list(
+        "item__product_id", "item__warehouse_id", "batch_number", "quantity", "expiry_date", "received_date", "pk"
+    )
+    for product_id, warehouse_id, batch, quantity, expiry, received, pk in stored.iterator():
+        lots[(product_id, warehouse_id)][batch] = _Lot(quantity, expiry, received, pk)
+    return lots
+
+
+def _play_lots(row: Row, lots: dict[str, _Lot], *, requires_expiry: bool, change: int, today: date) -> None:
+    """Play a lot-tracked row's ``change`` on the item's lots, or put on the row why the services would refuse it."""
+    batch, lot = row.batch_number, lots.get(row.batch_number)
+    if change > 0:
+        if lot is not None and row.expiry_date and lot.expiry_date not in (None, row.expiry_date):
+            row.errors.append(f"Batch {batch} expires on {lot.expiry_date.isoformat()}, not {row.expiry_date}.")
+            return
+        expiry = row.expiry_date or (
+            lot.expiry_date if lot and row.transaction_type != TransactionType.PURCHASE else None
+        )
+        if requires_expiry and expiry is None:
+            row.errors.append(f"Lots of {row.sku} must carry an expiry date: fill expiry_date (YYYY-MM-DD).")
+            return
+        if lot is None:
+            lot = lots[batch] = _Lot(0, expiry, today, _NEW_LOT + len(lots))
+        elif lot.expiry_date is None:
+            lot.expiry_date = expiry
+        lot.quantity += change
+        return
+    wanted = -change
+    if batch:
+        if lot is None:
+            row.errors.append(f"{row.sku} has no batch {batch} in {row.warehouse_code}.")
+        elif lot.quantity < wanted:
+            row.errors.append(f"Batch {batch} holds {lot.quantity}; cannot remove {wanted}.")
+        else:
+            lot.quantity -= wanted
+        return
+    # No batch: earliest expiry first, as the services take them (imports book no sales, so expired lots count).
+    for lot in sorted((lot for lot in lots.values() if lot.quantity > 0), key=lambda lot: lot.fefo):
+        taken = min(wanted, lot.quantity)
+        lot.quantity -= taken
+        wanted -= taken
+        if not wanted:
+            return
+
+
 def preview(rows: list[Row], *, sha256: str = "", filename: str = "") -> Preview:
-    """Look every row up and play them in order against the current stock (nothing is written)."""
-    products = dict(Product.objects.filter(sku__in={r.sku for r in rows if r.sku}).values_list("sku", "pk").iterator())
+    """Look every row up and play them in order against the current stock and lots (nothing is written)."""
+    products = {
+        sku: (pk, tracked, requires_expiry)
+        for sku, pk, tracked, requires_expiry in Product.objects.filter(sku__in={r.sku for r in rows if r.sku})
+        .values_list("sku", "pk", "track_lots", "requires_expiry")
+        .iterator()
+    }
     warehouses = _warehouses({r.warehouse_code for r in rows if r.warehouse_code})
+    requires_expiry: dict[int, bool] = {}
     for row in rows:
         if row.sku and row.sku not in products:
             row.errors.append(f"Unknown SKU {row.sku}.")
         if row.warehouse_code and row.warehouse_code not in warehouses:
             row.errors.append(f"Unknown warehouse {row.warehouse_code}.")
-        row.product_id = products.get(row.sku)
+        if row.sku in products:
+            row.product_id, row.tracked, requires_expiry[row.product_id] = products[row.sku]
         warehouse = warehouses.get(row.warehouse_code)
         row.warehouse_id = warehouse.pk if warehouse else None
     keys = {(r.product_id, r.warehouse_id) for r in rows if r.product_id and r.warehouse_id}
-    # (available, reserved) per item; an item not stocked yet starts at zero (a receipt or count creates it)
+    # (available, reserved, not for sale: damaged, quality control, safety stock) per item; an item not stocked
+    # yet starts at zero (a receipt or count creates it). Only available units leave, by a movement or a count.
     stock = {
-        (p, w): [a, r]
-        for p, w, a, r in InventoryItem.objects.filter(items_filter(keys)).values_list(
-            "product_id", "warehouse_id", "available_quantity", "reserved_quantity"
+        (p, w): [a, r, t - a - r]
+        for p, w, a, r, t in InventoryItem.objects.filter(items_filter(keys)).values_list(
+            "product_id", "warehouse_id", "available_quantity", "reserved_quantity", "total_quantity"
         )
     }
+    lots = _stored_lots({(r.product_id, r.warehouse_id) for r in rows if r.tracked and r.warehouse_id})
+    today = timezone.localdate()
     for row in rows:
         if row.product_id is None or row.warehouse_id is None:
             continue
-        state = stock.setdefault((row.product_id, row.warehouse_id), [0, 0])
-        available, reserved = state
-        row.before = available + reserved
+        key = (row.product_id, row.warehouse_id)
+        state = stock.setdefault(key, [0, 0, 0])
+        available, reserved, kept_back = state
+        row.before = available + reserved + kept_back
         if row.errors:  # shown with the on-hand it would start from; later rows play on without it
             continue
+        inbound = row.is_count or (row.quantity_change or 0) > 0
+        if row.tracked and inbound and not row.batch_number:
+            what = "a count is of one batch" if row.is_count else "inbound units join a batch"
+            row.errors.append(f"{row.sku} is lot-tracked: fill batch_number ({what}).")
+            continue
+        if row.tracked and row.batch_number in lots[key]:
+            row.known_expiry = lots[key][row.batch_number].expiry_date
         if row.is_count:
-            if row.counted_quantity < reserved:
-                row.errors.append(f"Counted {row.counted_quantity} but {reserved} are reserved.")
+            change = row.counted_quantity - row.before
+            if row.tracked:
+                lot = lots[key].get(row.batch_number)
+                row.lot_before = lot.quantity if lot else 0
+                change = row.counted_quantity - row.lot_before
+            if available + change < 0:
+                counted = f"{row.counted_quantity} in batch {row.batch_number}" if row.tracked else row.counted_quantity
+                held = f"{reserved} are reserved"
+                if kept_back:
+                    held = f"{reserved + kept_back} are reserved or not for sale ({reserved} reserved)"
+                row.errors.append(f"Counted {counted} but {held}.")
                 continue
-            row.after = row.counted_quantity
         else:
-            if available + row.quantity_change < 0:
-                row.errors.append(
-                    f"Would leave {available + row.quantity_change} available "
-                    f"(only {available} available{f', {reserved} reserved' if reserved else ''})."
+            change = row.quantity_change
+            if available + change < 0:
+                others = "".join(
+                    f", {n} {what}" for n, what in ((reserved, "reserved"), (kept_back, "not for sale")) if n
                 )
+                row.errors.append(f"Would leave {available + change} available (only {available} available{others}).")
                 continue
-            if row.before + row.quantity_change > services.MAX_QUANTITY:
-                row.errors.append(f"On hand would exceed {services.MAX_QUANTITY}.")
+        if row.before + change > services.MAX_QUANTITY:
+            row.errors.append(f"On hand would exceed {services.MAX_QUANTITY}.")
+            continue
+        if row.cost_per_unit is not None and row.cost_per_unit * abs(change) > services.MAX_TOTAL_COST:
+            row.errors.append(f"cost_per_unit × {abs(change)} units is more than the ledger's largest total cost.")
+            continue
+        if row.tracked and change:
+            _play_lots(row, lots[key], requires_expiry=requires_expiry[row.product_id], change=change, today=today)
+            if row.errors:
                 continue
-            row.after = row.before + row.quantity_change
-        if row.cost_per_unit is not None and row.cost_per_unit * abs(row.change) > services.MAX_TOTAL_COST:
-            row.errors.append(f"cost_per_unit × {abs(row.change)} units is more than the ledger's largest total cost.")
-        if not row.errors:
-            state[0] = row.after - reserved
-        else:
-            row.after = None
+        row.after = row.before + change
+        state[0] = available + change
     return Preview(rows=rows, sha256=sha256, filename=filename)
 
 
@@ -370,7 +493,7 @@ def _cache_key(key: str) -> str:
 def keep(text: str, result: Preview, *, user: AbstractBaseUser) -> str:
     """Keep a previewed file for Apply; returns the token for the page."""
     key = secrets.token_urlsafe(16)
-    expected = [r.before if r.is_count else None for r in result.rows]
+    expected = [r.expected for r in result.rows]
     # Compressed (a 10,000-row file shrinks about fivefold): the cache's socket timeout is short.
     packed = zlib.compress(text.encode(), 1)
     entry = {"text": packed, "filename": result.filename, "sha256": result.sha256, "expected": expected}
@@ -424,7 +547,8 @@ def _line(row: Row, *, expected: int | None, import_id: str, filename: str, toda
         cost_per_unit=row.cost_per_unit,
         batch_number=row.batch_number,
         received_date=today if row.transaction_type == TransactionType.PURCHASE else None,
-        expiry_date=row.expiry_date,
+        # A receipt states the date on its goods; a count or correction of a batch keeps the batch's.
+        expiry_date=row.expiry_date or (row.known_expiry if row.transaction_type != TransactionType.PURCHASE else None),
     )
     if row.is_count:
         return services.Count(

@@ -106,8 +106,18 @@ COLUMN_HELP = [
     ),
     ("transaction_type", "with quantity_change", "purchase, return, adjustment, damage, theft or expired."),
     ("cost_per_unit", "no", "e.g. 3.20 or 3,20 (no thousands separators)."),
-    ("batch_number", "no", "Up to 100 characters."),
-    ("expiry_date", "no", "YYYY-MM-DD."),
+    (
+        "batch_number",
+        "lot-tracked products",
+        "The lot, up to 100 characters. Required for a lot-tracked product's receipts, returns and counts (a count "
+        "is of that batch); outbound rows without one take the earliest expiry first.",
+    ),
+    (
+        "expiry_date",
+        "new lots of products that require one",
+        "YYYY-MM-DD. A receipt of a product whose lots must carry an expiry states it; a count or correction of a "
+        "batch the item has keeps the batch's date.",
+    ),
     ("reference_id", "no", "e.g. the purchase order; the import's id when empty."),
     ("reason", "no", "Shown in the ledger."),
 ]

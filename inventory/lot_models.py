@@ -81,3 +81,42 @@ class StockStateMove(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} {self.from_state} → {self.to_state}"
+
+
+class LotExpiryStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+
+
+class LotExpiryAlert(models.Model):
+    """Expired units of a lot that the expiry sweep could not write off because reservations hold them.
+
+    Raised and kept up to date by ``inventory.services.expiry`` under the item's row lock (at most one
+    open alert per lot); resolved once the lot's expired units are all gone.
+    """
+
+    item = models.ForeignKey("inventory.InventoryItem", on_delete=models.PROTECT, related_name="lot_expiry_alerts")
+    lot = models.ForeignKey(StockLot, on_delete=models.PROTECT, related_name="expiry_alerts")
+    # Expired units still held now (0 once resolved), and how many were held when the alert was raised.
+    shortfall = models.IntegerField()
+    shortfall_when_raised = models.IntegerField()
+    status = models.CharField(max_length=20, choices=LotExpiryStatus.choices, default=LotExpiryStatus.OPEN)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    resolved_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lot"], condition=Q(status="open"), name="lot_expiry_alert_one_open_per_lot"
+            ),
+            models.CheckConstraint(condition=Q(shortfall__gte=0), name="lot_expiry_alert_shortfall_non_negative"),
+            models.CheckConstraint(
+                condition=Q(shortfall_when_raised__gt=0), name="lot_expiry_alert_raised_shortfall_positive"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="idx_lot_expiry_alert_status")]
+
+    def __str__(self) -> str:
+        return f"{self.lot.batch_number}: {self.shortfall} expired unit(s) held"

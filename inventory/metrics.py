@@ -17,7 +17,9 @@ reports its own.
 
 ``METRICS_STOCK_LEVELS_MAX_SERIES`` caps ``inventory_stock_levels``: above it only the items with
 the lowest available quantity are exported, ``inventory_stock_levels_dropped_series`` says how many
-were left out, and 0 exports none (only the dropped count).
+were left out, and 0 exports none (only the dropped count). ``inventory_stock_state_levels`` has the
+same items, one series per stock state (a sibling gauge, not a new label on ``inventory_stock_levels``:
+a ``state`` label there would make every existing ``sum by`` over it add reserved and damaged units).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 UNCATEGORIZED = "uncategorized"
 IN_TRANSIT = "in_transit"
-CACHE_KEY = "metrics:inventory:v1"
+CACHE_KEY = "metrics:inventory:v2"  # v2: stock level rows carry every state
 
 RESERVATION_LATENCY = Histogram(
     "inventory_reservation_latency_seconds",
@@ -63,6 +65,7 @@ RELAY_LAG = Histogram(
 HELP = {
     "inventory_stock_levels": "Available quantity of each product in each warehouse (capped, lowest first).",
     "inventory_stock_levels_dropped_series": "Stock level series left out by METRICS_STOCK_LEVELS_MAX_SERIES.",
+    "inventory_stock_state_levels": "Units of each item in each stock state (the items of inventory_stock_levels).",
     "inventory_low_stock_products": "Items at or below their reorder point (available_quantity <= reorder_point).",
     "inventory_movements_total": "Stock movements (ledger rows) by warehouse, type and current product category.",
     "inventory_reservations_total": "Reservations created, counted once per warehouse they hold stock in.",
@@ -76,7 +79,8 @@ HELP = {
 class Snapshot:
     """Plain rows (they go through the cache); ids are the database's."""
 
-    stock_levels: list[tuple[int, int, str, int]] = field(default_factory=list)  # product, warehouse, category, qty
+    # product, warehouse, category, then the units in each of STATE_COLUMNS (available first)
+    stock_levels: list[tuple[int, int, str, int, int, int, int, int]] = field(default_factory=list)
     stock_level_series: int = 0  # how many there are before the cap
     low_stock: list[tuple[int, int]] = field(default_factory=list)  # warehouse, items
     movements: list[tuple[int, str, str, int]] = field(default_factory=list)  # warehouse, type, category, rows
@@ -84,16 +88,29 @@ class Snapshot:
     in_transit: list[tuple[int, int]] = field(default_factory=list)  # source warehouse, units
 
 
-def _stock_levels(limit: int) -> tuple[list[tuple[int, int, str, int]], int]:
+# The label value of each state column in inventory_stock_state_levels, available first.
+STATE_COLUMNS = {
+    "available": "available_quantity",
+    "reserved": "reserved_quantity",
+    "damaged": "damaged_quantity",
+    "quality_control": "quality_control_quantity",
+    "safety_stock": "safety_stock_quantity",
+}
+
+
+def _stock_levels(limit: int) -> tuple[list[tuple[int, int, str, int, int, int, int, int]], int]:
+    """The ``limit`` items with the least available units, each with its units per state (one query)."""
     if limit == 0:
         return [], InventoryItem.objects.count()
     rows = list(
         InventoryItem.objects.annotate(series=Window(Count("pk")))
         .order_by("available_quantity", "product_id", "warehouse_id")
-        .values_list("product_id", "warehouse_id", "product__category__name", "available_quantity", "series")[:limit]
+        .values_list("product_id", "warehouse_id", "product__category__name", *STATE_COLUMNS.values(), "series")[:limit]
     )
-    levels = [(product, warehouse, category or UNCATEGORIZED, qty) for product, warehouse, category, qty, _ in rows]
-    return levels, rows[0][4] if rows else 0
+    levels = [
+        (product, warehouse, category or UNCATEGORIZED, *units) for product, warehouse, category, *units, _ in rows
+    ]
+    return levels, rows[0][-1] if rows else 0
 
 
 def _low_stock() -> list[tuple[int, int]]:
@@ -189,8 +206,17 @@ def _families(snapshot: Snapshot | None) -> list[Metric]:
         HELP["inventory_stock_levels"],
         labels=["product_id", "warehouse_id", "product_category"],
     )
-    for product, warehouse, category, quantity in data.stock_levels:
-        levels.add_metric([str(product), str(warehouse), category], quantity)
+    states = GaugeMetricFamily(
+        "inventory_stock_state_levels",
+        HELP["inventory_stock_state_levels"],
+        labels=["product_id", "warehouse_id", "product_category", "state"],
+    )
+    for product, warehouse, category, *units in data.stock_levels:
+        labels = [str(product), str(warehouse), category]
+        levels.add_metric(labels, units[0])
+        # Every state, 0 included: units that leave a state go to 0 rather than vanishing.
+        for state, quantity in zip(STATE_COLUMNS, units, strict=True):
+            states.add_metric([*labels, state], quantity)
     dropped = GaugeMetricFamily(
         "inventory_stock_levels_dropped_series",
         HELP["inventory_stock_levels_dropped_series"],
@@ -233,7 +259,7 @@ def _families(snapshot: Snapshot | None) -> list[Metric]:
     for warehouse in sorted({w for w, _ in data.low_stock} | units.keys()):
         in_transit.add_metric([str(warehouse)], units.get(warehouse, 0))
 
-    return [up, levels, dropped, low, movements, reservations, expiries, in_transit]
+    return [up, levels, states, dropped, low, movements, reservations, expiries, in_transit]
 
 
 class InventoryCollector(Collector):

@@ -1,8 +1,10 @@
-"""The scan station's work: what a scanned code names, the three bookings, and the list to undo from.
+"""The scan station's work: what a scanned code names, the four bookings, and the lists to undo from.
 
 Bookings go through the services like every other stock change; their ledger rows carry
 ``reference_type = "scan"``, so the station lists a person's latest bookings from the ledger itself
 (they survive a reload or a new session) and can tell which were undone (``services.REVERSAL``).
+Moves between stock states change no on-hand, so they have no ledger row: their own audit rows
+(``StockStateMove``) are the list, and undoing one moves the units back.
 """
 
 from __future__ import annotations
@@ -12,12 +14,22 @@ from datetime import date
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from inventory import services
-from inventory.models import InventoryItem, InventoryTransaction, Product, TransactionType, Warehouse
+from inventory.exceptions import InvalidState
+from inventory.models import (
+    InventoryItem,
+    InventoryTransaction,
+    Product,
+    StockLot,
+    StockState,
+    StockStateMove,
+    TransactionType,
+    Warehouse,
+)
 
 SCAN_REFERENCE = "scan"  # reference_type of the station's ledger rows
 RECENT_BOOKINGS = 10
@@ -28,6 +40,7 @@ class Mode(models.TextChoices):
     RECEIVE = "receive", "Receive"
     COUNT = "count", "Count"
     DAMAGED = "damaged", "Move out as damaged"
+    MOVE_STATE = "move_state", "Move state"
 
 
 class ScanError(Exception):
@@ -42,10 +55,23 @@ class Target:
     warehouse: Warehouse
     item: InventoryItem | None
     matched: str  # "GTIN", "item barcode" or "SKU"
+    lots: tuple[StockLot, ...] = ()  # a lot-tracked item's lots with units, earliest expiry first
+
+    @property
+    def tracked(self) -> bool:
+        return self.product.track_lots
 
     @property
     def on_hand(self) -> int:
         return self.item.total_quantity if self.item else 0
+
+    @property
+    def not_for_sale(self) -> list[tuple[str, int]]:
+        """(state label, units) of the item's damaged, quality control and safety stock units, where any."""
+        if self.item is None:
+            return []
+        states = (StockState.DAMAGED, StockState.QUALITY_CONTROL, StockState.SAFETY_STOCK)
+        return [(s.label.lower(), n) for s in states if (n := getattr(self.item, f"{s.value}_quantity"))]
 
     @property
     def available(self) -> int:
@@ -109,7 +135,36 @@ def resolve_code(code: str, *, warehouse: Warehouse) -> Target:
         )
     ((product_id, kinds),) = named.items()
     item = InventoryItem.objects.filter(product_id=product_id, warehouse_id=warehouse.pk).first()
-    return Target(product=products[product_id], warehouse=warehouse, item=item, matched=kinds[0])
+    product = products[product_id]
+    lots = tuple(lots_with_units(item)) if product.track_lots else ()
+    return Target(product=product, warehouse=warehouse, item=item, matched=kinds[0], lots=lots)
+
+
+def lots_with_units(item: InventoryItem | None) -> list[StockLot]:
+    """An item's lots that hold units, earliest expiry first (the order outbound units leave in)."""
+    if item is None or item.pk is None:
+        return []
+    return list(StockLot.objects.filter(item=item, quantity__gt=0))
+
+
+def lot_quantities(item: InventoryItem | None) -> dict[str, int]:
+    """{batch: units} of every lot of the item, empty ones too (what a count of a batch is checked against)."""
+    if item is None or item.pk is None:
+        return {}
+    return dict(StockLot.objects.filter(item=item).values_list("batch_number", "quantity"))
+
+
+def known_expiry(item: InventoryItem | None, batch_number: str, typed: date | None) -> date | None:
+    """The expiry to book with ``batch_number``: the one typed, else the batch's own. A count or a correction of
+    a batch the item already has need not retype its date (the services require one for every inbound unit of
+    a product whose lots must carry an expiry)."""
+    if typed is not None or item is None or item.pk is None or not batch_number.strip():
+        return typed
+    return (
+        StockLot.objects.filter(item=item, batch_number=batch_number.strip())
+        .values_list("expiry_date", flat=True)
+        .first()
+    )
 
 
 def book_scan(
@@ -121,9 +176,14 @@ def book_scan(
     expected_on_hand: int | None = None,
     receipt: Receipt | None = None,
     reason: str = "",
+    batch_number: str = "",
+    expiry_date: date | None = None,
+    from_state: str = StockState.AVAILABLE,
+    to_state: str = StockState.DAMAGED,
 ) -> InventoryItem:
-    """Book one scan through the services: a receipt, a count (refused if the on-hand is no longer
-    ``expected_on_hand``), or units moved out as damaged."""
+    """Book one scan through the services: a receipt, a count (refused if the on-hand, or for a lot-tracked
+    product the counted batch's units, is no longer ``expected_on_hand``), units moved out as damaged
+    (a lot-tracked product's from ``batch_number``, or earliest expiry first), or units moved between states."""
     product_id, warehouse_id = target.product.pk, target.warehouse.pk
     if mode == Mode.RECEIVE:
         receipt = receipt or Receipt()
@@ -150,7 +210,10 @@ def book_scan(
             counted_quantity=quantity,
             expected_quantity=expected_on_hand,
             details=services.LedgerDetails(
-                reason=reason or "Counted at the scan station", reference_type=SCAN_REFERENCE
+                reason=reason or "Counted at the scan station",
+                reference_type=SCAN_REFERENCE,
+                batch_number=batch_number,
+                expiry_date=known_expiry(target.item, batch_number, expiry_date),
             ),
             user=user,
         )
@@ -161,9 +224,22 @@ def book_scan(
             warehouse_id=warehouse_id,
             quantity_change=-quantity,
             transaction_type=TransactionType.DAMAGE,
-            details=services.LedgerDetails(reason=reason or "Damaged", reference_type=SCAN_REFERENCE),
+            details=services.LedgerDetails(
+                reason=reason or "Damaged", reference_type=SCAN_REFERENCE, batch_number=batch_number
+            ),
             user=user,
         )
+    if mode == Mode.MOVE_STATE:
+        item, _ = services.move_stock_state(
+            product_id=product_id,
+            warehouse_id=warehouse_id,
+            quantity=quantity,
+            from_state=from_state,
+            to_state=to_state,
+            reason=reason,
+            user=user,
+        )
+        return item
     raise ValueError(f"unknown scan mode {mode!r}")
 
 
@@ -197,4 +273,63 @@ def own_booking(user: AbstractBaseUser, transaction_id: int) -> InventoryTransac
         InventoryTransaction.objects.filter(pk=transaction_id, created_by=user, reference_type=SCAN_REFERENCE)
         .select_related("product", "warehouse")
         .first()
+    )
+
+
+UNDO_MOVE_REASON = "Undo of state move #{}"  # the reason of the move that undid move {} (one undo per move)
+
+
+@dataclass(frozen=True)
+class StateMove:
+    """A state move made by a person, and the move that undid it if any."""
+
+    move: StockStateMove
+    undone_by: StockStateMove | None
+
+    @property
+    def is_undo(self) -> bool:
+        return self.move.reason.startswith(UNDO_MOVE_REASON.format(""))
+
+    @property
+    def from_label(self) -> str:
+        return StockState(self.move.from_state).label
+
+    @property
+    def to_label(self) -> str:
+        return StockState(self.move.to_state).label
+
+
+def recent_state_moves(user: AbstractBaseUser, *, limit: int = RECENT_BOOKINGS) -> list[StateMove]:
+    """This person's latest moves between stock states (station or item page), newest first (two queries)."""
+    moves = list(
+        StockStateMove.objects.filter(created_by=user)
+        .select_related("item__product", "item__warehouse")
+        .order_by("-id")[:limit]
+    )
+    reasons = {UNDO_MOVE_REASON.format(m.pk): m.pk for m in moves}
+    undos = {reasons[m.reason]: m for m in StockStateMove.objects.filter(reason__in=reasons)}
+    return [StateMove(move=m, undone_by=undos.get(m.pk)) for m in moves]
+
+
+@transaction.atomic
+def undo_state_move(*, user: AbstractBaseUser, move_id: int) -> tuple[InventoryItem, StockStateMove] | None:
+    """Move the units of this person's state move ``move_id`` back, once; None if it is not theirs."""
+    # The audit row's lock serialises two undos of the same move: the second sees the first's move.
+    move = StockStateMove.objects.select_for_update().filter(pk=move_id, created_by=user).first()
+    if move is None:
+        return None
+    if move.reason.startswith(UNDO_MOVE_REASON.format("")):
+        raise InvalidState("That move is itself an undo; move the units again instead.")
+    reason = UNDO_MOVE_REASON.format(move.pk)
+    if done := StockStateMove.objects.filter(item_id=move.item_id, reason=reason).first():
+        raise InvalidState(f"That move was already undone (at {timezone.localtime(done.created_at):%H:%M:%S}).")
+    item = InventoryItem.objects.get(pk=move.item_id)
+    return services.move_stock_state(
+        product_id=item.product_id,
+        warehouse_id=item.warehouse_id,
+        quantity=move.quantity,
+        from_state=move.to_state,
+        to_state=move.from_state,
+        reason=reason,
+        user=user,
     )

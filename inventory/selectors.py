@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Sum, Value, Window
 from django.db.models.functions import Coalesce, Lag
+from django.utils import timezone
 
 from inventory.models import InventoryItem, InventoryTransaction, StockLot, StockState, StockStateMove, state_field
 
@@ -20,6 +23,30 @@ HOLD_SOURCES: dict[str, HoldSource] = {}
 
 def register_hold_source(name: str, source: HoldSource) -> None:
     HOLD_SOURCES[name] = source
+
+
+def lots_of(product_id: int, warehouse_id: int | None = None, *, today: date | None = None) -> list[dict[str, Any]]:
+    """The lots of a product holding units (in one warehouse, or all), in the order outbound units take
+    them: earliest expiry first, undated last, then oldest received. ``expired`` is as of ``today``
+    (a lot is still sellable on its expiry date, as ``StockLot.is_expired`` says)."""
+    today = today or timezone.localdate()
+    lots = StockLot.objects.filter(item__product_id=product_id, quantity__gt=0)
+    if warehouse_id is not None:
+        lots = lots.filter(item__warehouse_id=warehouse_id)
+    rows = list(
+        lots.order_by(F("expiry_date").asc(nulls_last=True), "received_date", "id").values(
+            "id",
+            "batch_number",
+            "expiry_date",
+            "received_date",
+            "supplier_id",
+            "quantity",
+            warehouse_id=F("item__warehouse_id"),
+        )
+    )
+    for row in rows:
+        row["expired"] = row["expiry_date"] is not None and row["expiry_date"] < today
+    return rows
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from inventory.models import InventoryTransaction, Product, TransactionType, Warehouse
+from inventory.models import InventoryTransaction, Product, StockState, TransactionType, Warehouse
 from inventory.services import ADJUSTABLE_TYPES, INBOUND_ONLY, MAX_QUANTITY, OUTBOUND_ONLY
 
 
@@ -42,9 +42,15 @@ class ItemSerializer(serializers.Serializer):
     product_id = serializers.IntegerField()
     warehouse_id = serializers.IntegerField()
     sku = serializers.CharField()
-    available_quantity = serializers.IntegerField()
-    reserved_quantity = serializers.IntegerField()
-    total_quantity = serializers.IntegerField()
+    available_quantity = serializers.IntegerField(help_text="Free to reserve or sell.")
+    reserved_quantity = serializers.IntegerField(help_text="Held by reservations and pending transfers.")
+    damaged_quantity = serializers.IntegerField(help_text="On hand, not for sale: damaged.")
+    quality_control_quantity = serializers.IntegerField(help_text="On hand, not for sale: in quality control.")
+    safety_stock_quantity = serializers.IntegerField(help_text="On hand, kept back as safety stock.")
+    total_quantity = serializers.IntegerField(help_text="On hand: the sum of the five quantities above.")
+    next_expiry_date = serializers.DateField(
+        allow_null=True, help_text="Earliest expiry among the item's lots with units (null unless lot-tracked)."
+    )
     reorder_point = serializers.IntegerField()
     reorder_quantity = serializers.IntegerField()
     max_stock_level = serializers.IntegerField()
@@ -56,24 +62,71 @@ class ItemSerializer(serializers.Serializer):
     version = serializers.IntegerField(help_text="Grows with every change of the item: the higher version is newer.")
 
 
-class ProductStockSerializer(serializers.Serializer):
+class AvailabilityEntrySerializer(serializers.Serializer):
+    """A product's quantities summed over its items (``stock_cache.SUMMED_FIELDS``)."""
+
+    available_quantity = serializers.IntegerField()
+    reserved_quantity = serializers.IntegerField()
+    damaged_quantity = serializers.IntegerField()
+    quality_control_quantity = serializers.IntegerField()
+    safety_stock_quantity = serializers.IntegerField()
+    total_quantity = serializers.IntegerField()
+
+
+class ProductStockSerializer(AvailabilityEntrySerializer):
     product_id = serializers.IntegerField()
     sku = serializers.CharField()
-    available_quantity = serializers.IntegerField()
-    reserved_quantity = serializers.IntegerField()
-    total_quantity = serializers.IntegerField()
     items = ItemSerializer(many=True)
-
-
-class AvailabilityEntrySerializer(serializers.Serializer):
-    available_quantity = serializers.IntegerField()
-    reserved_quantity = serializers.IntegerField()
-    total_quantity = serializers.IntegerField()
 
 
 class AvailabilitySerializer(serializers.Serializer):
     results = serializers.DictField(child=AvailabilityEntrySerializer())
     unknown_product_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class LotSerializer(serializers.Serializer):
+    """One lot (batch) of a lot-tracked product in one warehouse (``selectors.lots_of``)."""
+
+    id = serializers.IntegerField()
+    warehouse_id = serializers.IntegerField()
+    batch_number = serializers.CharField()
+    expiry_date = serializers.DateField(allow_null=True)
+    received_date = serializers.DateField()
+    supplier_id = serializers.IntegerField(allow_null=True)
+    quantity = serializers.IntegerField()
+    expired = serializers.BooleanField(help_text="Past its expiry date: not for sale (sellable on the day itself).")
+
+
+class ProductLotsSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField()
+    sku = serializers.CharField()
+    track_lots = serializers.BooleanField()
+    requires_expiry = serializers.BooleanField()
+    lots = LotSerializer(many=True, help_text="Lots with units, first-expired-first-out (undated last).")
+
+
+class StockStateMoveSerializer(serializers.Serializer):
+    """Documents ``StockStateMove`` as the move-state endpoint answers it."""
+
+    id = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    from_ = serializers.ChoiceField(choices=StockState.choices, help_text="The state the units left.")
+    to = serializers.ChoiceField(choices=StockState.choices)
+    reason = serializers.CharField()
+    created_by = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def get_fields(self):
+        return _from_keyword(super().get_fields())
+
+
+def _from_keyword(fields: dict) -> dict:
+    """Rename ``from_`` to ``from``: a Python keyword cannot be declared as a class attribute."""
+    return {("from" if name == "from_" else name): field for name, field in fields.items()}
+
+
+class StateMoveResultSerializer(ItemSerializer):
+    move = StockStateMoveSerializer()
 
 
 class TransactionSerializer(serializers.ModelSerializer):
@@ -101,6 +154,7 @@ class TransactionSerializer(serializers.ModelSerializer):
             "supplier_id",
             "received_date",
             "expiry_date",
+            "stock_state",
             "created_by",
             "created_at",
         ]
@@ -127,6 +181,9 @@ class StockCountInput(serializers.Serializer):
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True)
     notes = serializers.CharField(max_length=5000, required=False, allow_blank=True)
     expected_quantity = Quantity(required=False)
+    # A lot-tracked product is counted lot by lot: the batch counted (created when new, with its expiry).
+    batch_number = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    expiry_date = serializers.DateField(required=False, allow_null=True, default=None)
 
     def item_settings(self) -> dict:
         data = self.validated_data
@@ -164,6 +221,11 @@ class AdjustInput(LedgerDetailsInput):
     quantity_change = serializers.IntegerField(min_value=-MAX_QUANTITY, max_value=MAX_QUANTITY)
     transaction_type = serializers.ChoiceField(choices=ADJUSTABLE_TYPES)
     expected_quantity = Quantity(required=False, allow_null=True, default=None)
+    state = serializers.ChoiceField(
+        choices=StockState.choices,
+        default=StockState.AVAILABLE,
+        help_text="Which units change: available by default; dispose of damaged stock with damage + damaged.",
+    )
 
     def validate_quantity_change(self, value: int) -> int:
         if value == 0:
@@ -176,6 +238,24 @@ class AdjustInput(LedgerDetailsInput):
             raise serializers.ValidationError({"quantity_change": [f"A {kind} adds stock: use a positive change."]})
         if kind in OUTBOUND_ONLY and change > 0:
             raise serializers.ValidationError({"quantity_change": [f"A {kind} removes stock: use a negative change."]})
+        return attrs
+
+
+class MoveStateInput(serializers.Serializer):
+    """Body of ``POST /inventory/{product_id}/move-state``: ``from`` and ``to`` are stock states."""
+
+    warehouse_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    quantity = Quantity(min_value=1)
+    from_ = serializers.ChoiceField(choices=StockState.choices)
+    to = serializers.ChoiceField(choices=StockState.choices)
+    reason = serializers.CharField(max_length=255)
+
+    def get_fields(self):
+        return _from_keyword(super().get_fields())
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["from"] == attrs["to"]:
+            raise serializers.ValidationError({"to": ['Must be another state than "from".']})
         return attrs
 
 
@@ -217,6 +297,8 @@ class AvailabilityQuery(WarehouseQuery):
 
 # --- warehouses and products --------------------------------------------------------------------
 
+TRACKING_FIELDS = ("track_lots", "requires_expiry")
+
 
 class WarehouseSerializer(serializers.ModelSerializer):
     class Meta:
@@ -233,8 +315,23 @@ class ProductSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Product
-        fields = ["id", "sku", "name", "barcode", "category", "is_active", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "sku",
+            "name",
+            "barcode",
+            "category",
+            "is_active",
+            "track_lots",
+            "requires_expiry",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {
+            "track_lots": {"help_text": "Every unit on hand is in a lot. Changes only while no units are on hand."},
+            "requires_expiry": {"help_text": "Lots need an expiry date (lot-tracked products only)."},
+        }
 
     def validate_barcode(self, value: str | None) -> str | None:
         if not value:
@@ -250,7 +347,11 @@ class ProductSerializer(serializers.ModelSerializer):
 
     def product_fields(self) -> dict:
         """The validated fields for ``inventory.catalog``; ``category`` is given by name (blank: none)."""
-        fields = dict(self.validated_data)
+        fields = {k: v for k, v in self.validated_data.items() if k not in TRACKING_FIELDS}
         if "category" in fields:
             fields["category"] = ((fields.pop("category") or {}).get("name") or "").strip() or None
         return fields
+
+    def tracking_fields(self) -> dict:
+        """The validated lot-tracking settings, for ``services.set_lot_tracking``."""
+        return {k: v for k, v in self.validated_data.items() if k in TRACKING_FIELDS}

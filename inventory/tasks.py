@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict
 
 from celery import shared_task
 from django.core.cache import cache
+from django.utils import timezone
 
 from inventory.alerts import scan_low_stock
 from inventory.idempotency import purge_expired_keys
 from inventory.selectors import ledger_drift
+from inventory.services.expiry import notify_expiring_lots, write_off_expired_lots
 from inventory_site.health import HEARTBEAT_KEY
 
 logger = logging.getLogger(__name__)
@@ -57,3 +60,16 @@ def purge_events_task() -> int:
     from inventory.events import purge_events
 
     return purge_events(older_than_days=settings.EVENT_RETENTION_DAYS)
+
+
+@shared_task
+def sweep_lot_expiry_task() -> dict[str, int]:
+    """Every LOT_EXPIRY_SWEEP_SECONDS: write off expired lots (what reservations no longer hold) and send
+    ``lot.expiring`` for lots about to expire; safe to run twice at once."""
+    today = timezone.localdate()
+    summary = asdict(write_off_expired_lots(today=today))
+    summary["expiring_notified"] = notify_expiring_lots(today=today)
+    # A shortfall that did not change is not news: it would be logged every minute.
+    if any(summary[key] for key in ("units_written_off", "alerts_raised", "alerts_resolved", "expiring_notified")):
+        logger.info("lot expiry: %s", summary)
+    return summary

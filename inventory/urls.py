@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from inventory import alert_views, event_views, views, ws_ticket_views
+from inventory import alert_views, event_views, lot_views, views, ws_ticket_views
 from inventory.webhooks import views as webhook_views
 
 router = SimpleRouter()
@@ -17,6 +17,8 @@ urlpatterns = [
     path("inventory/<int:product_id>", views.ProductStockView.as_view(), name="product-stock"),
     path("inventory/<int:product_id>/adjust", views.AdjustStockView.as_view(), name="adjust-stock"),
     path("inventory/<int:product_id>/transactions", views.TransactionListView.as_view(), name="transactions"),
+    path("inventory/<int:product_id>/lots", lot_views.ProductLotsView.as_view(), name="product-lots"),
+    path("inventory/<int:product_id>/move-state", lot_views.MoveStockStateView.as_view(), name="move-stock-state"),
     *router.urls,
     path("events", event_views.EventFeedView.as_view(), name="events"),
     path("alerts/low-stock", alert_views.LowStockAlertListView.as_view(), name="low-stock-alerts"),

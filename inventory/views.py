@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import F, ProtectedError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -97,13 +98,20 @@ class ProductViewSet(ProtectedDeleteMixin, viewsets.ModelViewSet):
     filterset_fields = ["sku", "is_active"]
     search_fields = ["sku", "name", "barcode"]
 
+    @transaction.atomic
     def perform_create(self, serializer: ProductSerializer) -> None:
-        serializer.instance = catalog.create_product(fields=serializer.product_fields())
+        product = catalog.create_product(fields=serializer.product_fields())
+        if tracking := serializer.tracking_fields():
+            product = services.set_lot_tracking(product_id=product.pk, **tracking)
+        serializer.instance = product
 
+    @transaction.atomic
     def perform_update(self, serializer: ProductSerializer) -> None:
-        serializer.instance = catalog.update_product(
-            product_id=serializer.instance.pk, changes=serializer.product_fields()
-        )
+        product_id = serializer.instance.pk
+        # Tracking first: it locks the product's items before the product row, the order movements take.
+        if tracking := serializer.tracking_fields():
+            services.set_lot_tracking(product_id=product_id, **tracking)
+        serializer.instance = catalog.update_product(product_id=product_id, changes=serializer.product_fields())
 
 
 class ProductStockView(APIView):
@@ -134,7 +142,12 @@ class ProductStockView(APIView):
             warehouse_id=warehouse_id,
             counted_quantity=data["quantity"],
             expected_quantity=data.get("expected_quantity"),
-            details=services.LedgerDetails(reason=data.get("reason", ""), notes=data.get("notes", "")),
+            details=services.LedgerDetails(
+                reason=data.get("reason", ""),
+                notes=data.get("notes", ""),
+                batch_number=data["batch_number"],
+                expiry_date=data["expiry_date"],
+            ),
             item_settings=body.item_settings(),
             user=request.user,
         )
@@ -161,6 +174,7 @@ class AdjustStockView(APIView):
             quantity_change=data.pop("quantity_change"),
             transaction_type=data.pop("transaction_type"),
             expected_quantity=data.pop("expected_quantity"),
+            state=data.pop("state"),
             details=services.LedgerDetails(**data),
             user=request.user,
         )

@@ -39,6 +39,10 @@ def _schedule_periodic_tasks(sender: Celery, **_: object) -> None:
             "task": "inventory.tasks.scan_low_stock_task",
             "schedule": float(settings.LOW_STOCK_SCAN_SECONDS),
         },
+        "sweep-lot-expiry": {
+            "task": "inventory.tasks.sweep_lot_expiry_task",
+            "schedule": float(settings.LOT_EXPIRY_SWEEP_SECONDS),
+        },
         "purge-events": {"task": "inventory.tasks.purge_events_task", "schedule": crontab(minute=35)},
         "purge-idempotency-keys": {
             "task": "inventory.tasks.purge_idempotency_keys_task",

@@ -36,6 +36,9 @@ LOW_STOCK_THRESHOLD = env_int("LOW_STOCK_THRESHOLD", 10, minimum=0)
 FORECASTING_LOOKBACK_DAYS = env_int("FORECASTING_LOOKBACK_DAYS", 90, minimum=7, maximum=3650)
 RESERVATION_SWEEP_SECONDS = env_int("RESERVATION_SWEEP_SECONDS", 30, minimum=1)
 LOW_STOCK_SCAN_SECONDS = env_int("LOW_STOCK_SCAN_SECONDS", 300, minimum=1)
+# Lots: `lot.expiring` goes out this many days before a lot expires; beat writes off expired lots this often.
+LOT_EXPIRY_WARNING_DAYS = env_int("LOT_EXPIRY_WARNING_DAYS", 14, minimum=0, maximum=3650)
+LOT_EXPIRY_SWEEP_SECONDS = env_int("LOT_EXPIRY_SWEEP_SECONDS", 60, minimum=1)
 REORDER_LEAD_TIME_DAYS = env_int("REORDER_LEAD_TIME_DAYS", 7, minimum=0, maximum=365)
 REORDER_REVIEW_DAYS = env_int("REORDER_REVIEW_DAYS", 7, minimum=0, maximum=365)
 REORDER_SERVICE_LEVEL = env_float("REORDER_SERVICE_LEVEL", 0.95, minimum=0.5, maximum=0.9999)
@@ -418,4 +421,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # One name for the stock states wherever they appear (adjust's state, move-state's from/to, the ledger).
+    "ENUM_NAME_OVERRIDES": {"StockStateEnum": "inventory.models.StockState"},
 }

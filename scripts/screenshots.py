@@ -5,6 +5,7 @@
 Logs in as `admin` with the password `ensure_admin` kept in $VAR_DIR/admin-password, and writes
 docs/screenshots/*.png at 1366x768. The demo data has no reservations or transfers: a few are made
 first through the API (`demo_activity`), so their lists and detail pages have something to show.
+`SCREENSHOTS=admin-item-lots,admin-scan` takes only the named shots.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 def main(base: str) -> None:
+    only = {name for name in os.environ.get("SCREENSHOTS", "").split(",") if name}
+
+    def wanted(name: str) -> bool:
+        return not only or name in only
+
     var_dir = Path(os.environ.get("VAR_DIR", ROOT / "var"))
     password = (var_dir / "admin-password").read_text().strip()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -50,6 +56,8 @@ def main(base: str) -> None:
         page.wait_for_url(f"{base}/admin/")
         demo_activity(page, base)
         for name, path in PAGES.items():
+            if not wanted(name):
+                continue
             page.goto(f"{base}{path}")
             if name == "ops":
                 page.wait_for_selector('#state[data-state="live"]')
@@ -60,12 +68,17 @@ def main(base: str) -> None:
             page.screenshot(path=str(OUT / f"{name}.png"))
             print(f"wrote {OUT / f'{name}.png'}")
         for name, path in DETAILS.items():
+            if not wanted(name):
+                continue
             page.goto(f"{base}{path}")
             page.click("#result_list tbody tr:first-child th a")
             page.wait_for_selector(".state-buttons")
             page.screenshot(path=str(OUT / f"{name}.png"))
             print(f"wrote {OUT / f'{name}.png'}")
-        for name, flow in {"admin-scan": scan_station, "admin-import": import_preview}.items():
+        flows = {"admin-item-lots": item_with_lots, "admin-scan": scan_station, "admin-import": import_preview}
+        for name, flow in flows.items():
+            if not wanted(name):
+                continue
             flow(page, base)
             page.screenshot(path=str(OUT / f"{name}.png"))
             print(f"wrote {OUT / f'{name}.png'}")
@@ -205,20 +218,67 @@ def scan_station(page, base: str) -> None:
         page.wait_for_selector(".messagelist .success")
 
 
-IMPORT_CSV = """sku,warehouse,quantity_change,transaction_type,counted_quantity,cost_per_unit,reference_id,reason
-DEMO-0001,MAIN,120,purchase,,3.20,PO-4711,Delivery
-DEMO-0002,MAIN,60,purchase,,"4,15",PO-4711,Delivery
-DEMO-0003,MAIN,-2,damage,,,,Crushed in transit
-DEMO-0004,EAST,,,48,,,Cycle count aisle 4
-DEMO-0005,EAST,,,0,,,Cycle count aisle 4
-DEMO-0006,WEST,-5000,adjustment,,,,Correction
-DEMO-0007,WEST,12,return,,,RMA-118,Customer return
-DEMO-9999,MAIN,5,purchase,,,,
+LOT_SKU = "DEMO-LOT-1"  # a lot-tracked product the screenshots add to the demo data (the seed has none)
+
+
+def item_with_lots(page, base: str) -> None:
+    """An item page of a lot-tracked product: its lots (earliest expiry first) under its stock, and the Move
+    stock state form just used. The product is added, and two lots received at the scan station, on the first run."""
+    page.goto(f"{base}/admin/inventory/product/?q={LOT_SKU}")
+    if page.locator(f"#result_list a:text-is('{LOT_SKU}')").count() == 0:
+        page.goto(f"{base}/admin/inventory/product/add/")
+        page.fill("#id_sku", LOT_SKU)
+        page.fill("#id_name", "Greek yoghurt 500 g")
+        page.check("#id_track_lots")
+        page.check("#id_requires_expiry")
+        page.click("input[name=_save]")
+        page.wait_for_selector(".messagelist .success")
+        stamp = page.evaluate("Date.now()")
+        today = page.evaluate("new Date().toISOString().slice(0, 10)")
+        page.goto(f"{base}/admin/inventory/scan/")
+        page.select_option("#id_warehouse", label="MAIN – Main distribution centre")
+        page.get_by_label("Receive", exact=True).check()
+        page.click("#station-form button")
+        page.wait_for_selector("#id_code")
+        for quantity, batch, days in [("36", "Y-2611", 150), ("24", "Y-2609", 12), ("18", "Y-2610", 60)]:
+            page.keyboard.type(LOT_SKU)
+            page.keyboard.press("Enter")
+            page.wait_for_selector("#scan-target")
+            page.keyboard.type(quantity)
+            page.fill("#id_batch_number", batch)
+            expiry = page.evaluate(f"new Date(Date.parse('{today}') + {days} * 864e5).toISOString().slice(0, 10)")
+            page.fill("#id_expiry_date", expiry)
+            page.fill("#id_reference_id", f"DN-{stamp % 100000}")
+            page.press("#id_batch_number", "Enter")
+            page.wait_for_selector(".messagelist .success")
+    page.goto(f"{base}/admin/inventory/inventoryitem/?q={LOT_SKU}")
+    page.click(f"#result_list a:text-is('{LOT_SKU}')")
+    page.wait_for_selector("#move-state-form")
+    page.fill("#id_move-quantity", "3")
+    page.select_option("#id_move-to_state", "damaged")
+    page.fill("#id_move-reason", "Crushed pots found at goods-in")
+    page.click("#move-state-form button[type=submit]")
+    page.wait_for_selector(".messagelist .success")
+
+
+IMPORT_COLUMNS = (
+    "sku,warehouse,quantity_change,transaction_type,counted_quantity,cost_per_unit,batch_number,expiry_date"
+)
+IMPORT_CSV = f"""{IMPORT_COLUMNS},reference_id,reason
+DEMO-0001,MAIN,120,purchase,,3.20,B-2207,2027-06-30,PO-4711,Delivery
+DEMO-0002,MAIN,60,purchase,,"4,15",B-2208,,PO-4711,Delivery
+DEMO-0003,MAIN,-2,damage,,,,,,Crushed in transit
+DEMO-0004,EAST,,,48,,,,,Cycle count aisle 4
+DEMO-0005,EAST,,,0,,,,,Cycle count aisle 4
+DEMO-0006,WEST,-5000,adjustment,,,,,,Correction
+DEMO-0007,WEST,12,return,,,,,RMA-118,Customer return
+DEMO-LOT-1,MAIN,24,purchase,,1.10,,2027-01-15,PO-4712,Delivery
+DEMO-9999,MAIN,5,purchase,,,,,,
 """
 
 
 def import_preview(page, base: str) -> None:
-    """The CSV import's preview of a file with two bad rows (the rows' changes, their errors, no Apply)."""
+    """The CSV import's preview of a file with three bad rows (the rows' changes, their errors, no Apply)."""
     page.goto(f"{base}/admin/inventory/import/")
     page.set_input_files(
         "#id_file", files=[{"name": "stock-count.csv", "mimeType": "text/csv", "buffer": IMPORT_CSV.encode()}]

@@ -8,6 +8,7 @@ else in the project writes ``available_quantity`` or ``reserved_quantity``.
 The package re-exports the public services, so callers keep writing ``from inventory import services``.
 """
 
+from inventory.services.expiry import ExpirySweep, notify_expiring_lots, write_off_expired_lots
 from inventory.services.holds import (
     consume_held_stock,
     hold_locked_items,
@@ -32,6 +33,7 @@ from inventory.services.lines import Count, StockLine, apply_stock_lines
 from inventory.services.movements import adjust_stock, apply_movements, receive_stock
 from inventory.services.reversals import REVERSAL, reverse_transaction
 from inventory.services.states import move_stock_state
+from inventory.services.tracking import set_lot_tracking
 
 __all__ = [
     "ADJUSTABLE_TYPES",
@@ -42,6 +44,7 @@ __all__ = [
     "OUTBOUND_ONLY",
     "REVERSAL",
     "Count",
+    "ExpirySweep",
     "LedgerDetails",
     "Movement",
     "StockLine",
@@ -56,10 +59,13 @@ __all__ = [
     "item_ids",
     "move_stock_state",
     "new_transaction_number",
+    "notify_expiring_lots",
     "receive_stock",
     "release_held_stock",
     "reverse_transaction",
+    "set_lot_tracking",
     "set_stock_count",
     "shortage_error",
     "update_item_settings",
+    "write_off_expired_lots",
 ]

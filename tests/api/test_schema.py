@@ -23,6 +23,8 @@ EXPECTED_PATHS = {
     "/api/v1/inventory/{product_id}",
     "/api/v1/inventory/{product_id}/adjust",
     "/api/v1/inventory/{product_id}/transactions",
+    "/api/v1/inventory/{product_id}/lots",
+    "/api/v1/inventory/{product_id}/move-state",
     "/api/v1/inventory/barcode/{barcode}",
     "/api/v1/inventory/low-stock",
     "/api/v1/inventory/availability",

@@ -15,7 +15,11 @@ ITEM_FIELDS = {
     "sku",
     "available_quantity",
     "reserved_quantity",
+    "damaged_quantity",
+    "quality_control_quantity",
+    "safety_stock_quantity",
     "total_quantity",
+    "next_expiry_date",
     "reorder_point",
     "reorder_quantity",
     "max_stock_level",
@@ -238,6 +242,9 @@ def test_availability_for_many_products(storefront_api):
     assert body["results"][str(products[0].pk)] == {
         "available_quantity": 12,
         "reserved_quantity": 0,
+        "damaged_quantity": 0,
+        "quality_control_quantity": 0,
+        "safety_stock_quantity": 0,
         "total_quantity": 12,
     }
     assert body["results"][str(products[1].pk)]["total_quantity"] == 0
