@@ -95,7 +95,7 @@ class ProductViewSet(ProtectedDeleteMixin, viewsets.ModelViewSet):
     permission_classes = [ReadAnyRoleWriteWarehouse]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     filter_backends = [*viewsets.ModelViewSet.filter_backends, filters.SearchFilter]
-    filterset_fields = ["sku", "is_active"]
+    filterset_fields = ["sku", "is_active", "track_lots"]
     search_fields = ["sku", "name", "barcode"]
 
     @transaction.atomic
@@ -108,7 +108,8 @@ class ProductViewSet(ProtectedDeleteMixin, viewsets.ModelViewSet):
     @transaction.atomic
     def perform_update(self, serializer: ProductSerializer) -> None:
         product_id = serializer.instance.pk
-        # Tracking first: it locks the product's items before the product row, the order movements take.
+        # Tracking first: it waits for the product's movements in flight, whose commit takes a key-share
+        # lock on the product row; the catalog's FOR UPDATE on that row, taken first, would deadlock with them.
         if tracking := serializer.tracking_fields():
             services.set_lot_tracking(product_id=product_id, **tracking)
         serializer.instance = catalog.update_product(product_id=product_id, changes=serializer.product_fields())

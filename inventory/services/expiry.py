@@ -28,6 +28,7 @@ from inventory.event_models import EventType
 from inventory.locks import lock_items_by_id
 from inventory.lot_models import LotExpiryAlert, LotExpiryStatus, StockLot
 from inventory.models import InventoryItem, Product, TransactionType
+from inventory.services import lots
 from inventory.services.ledger import LedgerDetails, Movement
 from inventory.services.movements import apply_movements
 
@@ -99,6 +100,8 @@ def write_off_expired_lots(*, today: date | None = None, batch_size: int = ITEM_
 
 @transaction.atomic
 def _write_off_batch(item_ids: list[int], today: date) -> ExpirySweep:
+    # Products before items: the order every movement and catalog update locks them in (lots.tracked_products).
+    lots.tracked_products(InventoryItem.objects.filter(pk__in=item_ids).values_list("product_id", flat=True), lock=True)
     items = lock_items_by_id(item_ids)
     lots_by_item: dict[int, list[StockLot]] = defaultdict(list)
     # Meta.ordering is first-expired-first-out: the item's available units go to its oldest expiry first.

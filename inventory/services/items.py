@@ -111,6 +111,7 @@ def set_stock_count(
     if unknown := set(settings_) - set(ITEM_SETTINGS):
         raise InvalidInput(f"Unknown item settings: {', '.join(sorted(unknown))}.")
     key = (product_id, warehouse_id)
+    requires_expiry = lots.tracked_products([product_id], lock=True).get(product_id)
     items = lock_items([key])
     created = key not in items
     if created:
@@ -118,7 +119,6 @@ def set_stock_count(
         items = lock_items([key])
     item = items[key]
     details = details or LedgerDetails()
-    requires_expiry = lots.tracked_products([product_id]).get(product_id)
     tracked = requires_expiry is not None
     now = timezone.now()
     rows = []

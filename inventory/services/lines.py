@@ -159,12 +159,12 @@ def apply_stock_lines(lines: Sequence[StockLine], *, user: AbstractBaseUser | No
             exc.data["line"] = index
             raise
     keys = {line.key for line in lines}
+    tracked = lots.tracked_products((key[0] for key in keys), lock=True)
     found = set(InventoryItem.objects.filter(items_filter(keys)).values_list("product_id", "warehouse_id"))
     if missing := keys - found:
         _ensure_items(missing)
     locked = lock_candidates(InventoryItem.objects.filter(items_filter(keys)))
     items = {(i.product_id, i.warehouse_id): i for i in locked}
-    tracked = lots.tracked_products(key[0] for key in keys)
     now = timezone.now()
     today = timezone.localdate(now)
     rows: list[InventoryTransaction] = []

@@ -27,11 +27,27 @@ from inventory.models import InventoryItem, InventoryTransaction, Product, Stock
 from inventory.services.ledger import LedgerDetails, _ledger_row
 
 
-def tracked_products(product_ids: Iterable[int]) -> dict[int, bool]:
-    """{product id: requires_expiry} for the lot-tracked ones among ``product_ids``."""
-    ids = set(product_ids)
+def tracked_products(product_ids: Iterable[int], *, lock: bool = False) -> dict[int, bool]:
+    """{product id: requires_expiry} for the lot-tracked ones among ``product_ids``.
+
+    ``lock``: hold the products' rows FOR SHARE until commit, so that switching lot tracking
+    (``services.set_lot_tracking``, which locks the product row for update) waits for this movement
+    and this movement for it. Take it before locking items, in the order a catalog update locks them
+    (product, then its items), so the two never wait on each other in a cycle. Movements that can
+    create units from nothing take it; one that consumes held units need not: while units are held
+    the product has stock, and a switch is refused.
+    """
+    ids = sorted(set(product_ids))
     if not ids:
         return {}
+    if lock and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, track_lots, requires_expiry FROM {Product._meta.db_table} "
+                "WHERE id = ANY(%s) ORDER BY id FOR SHARE",
+                [ids],
+            )
+            return {pk: requires for pk, tracked, requires in cursor.fetchall() if tracked}
     return dict(Product.objects.filter(pk__in=ids, track_lots=True).values_list("pk", "requires_expiry"))
 
 

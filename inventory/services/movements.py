@@ -150,10 +150,10 @@ def apply_movements(
         return []
     for movement in movements:
         _check_sign(movement)
+    tracked = lots.tracked_products((m.product_id for m in movements), lock=True)
     if create_missing:
         _ensure_items(m.key for m in movements)
     items = lock_items(m.key for m in movements)
-    tracked = lots.tracked_products(m.product_id for m in movements)
     now = occurred_at or timezone.now()
     today = timezone.localdate(now)
     rows: list[InventoryTransaction] = []

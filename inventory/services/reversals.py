@@ -8,6 +8,7 @@ from django.db import transaction
 from inventory.exceptions import InsufficientStock, InvalidState, NotFound
 from inventory.locks import lock_items
 from inventory.models import InventoryItem, InventoryTransaction, TransactionType
+from inventory.services import lots
 from inventory.services.ledger import ADJUSTABLE_TYPES, LedgerDetails
 from inventory.services.movements import adjust_stock
 
@@ -32,7 +33,9 @@ def reverse_transaction(
         raise InvalidState(f"{row.transaction_number} is itself an undo; book a new movement instead.")
     if row.transaction_type not in REVERSIBLE_TYPES:
         raise InvalidState(f"A {row.get_transaction_type_display().lower()} row is undone through its own flow.")
-    # The item's lock first: a second undo of the same row waits here, then sees the first one's row.
+    # The item's lock first (after its product's, the order every movement takes): a second undo of the
+    # same row waits here, then sees the first one's row.
+    lots.tracked_products([row.product_id], lock=True)
     lock_items([(row.product_id, row.warehouse_id)])
     earlier = InventoryTransaction.objects.filter(reference_type=REVERSAL, reference_id=row.transaction_number)
     if done := earlier.first():

@@ -252,8 +252,9 @@ def test_a_product_is_created_lot_tracked(warehouse_api, storefront_api):
     assert (response.json()["track_lots"], response.json()["requires_expiry"]) == (True, True)
     product = Product.objects.get(sku="MILK-1")
     assert (product.track_lots, product.requires_expiry) == (True, True)
-    listed = storefront_api.get("/api/v1/products/?sku=MILK-1").json()["results"][0]
-    assert (listed["track_lots"], listed["requires_expiry"]) == (True, True)
+    ProductFactory()  # untracked
+    listed = storefront_api.get("/api/v1/products/?track_lots=true").json()["results"]
+    assert [(p["sku"], p["track_lots"], p["requires_expiry"]) for p in listed] == [("MILK-1", True, True)]
     # Its first receipt must name a lot with an expiry.
     warehouse = stocked_item(product=product).warehouse
     response = warehouse_api.post(
