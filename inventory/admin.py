@@ -14,7 +14,7 @@ from functools import partial
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -107,7 +107,7 @@ class ProductAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         tracking = {f: form.cleaned_data[f] for f in TRACKING_FIELDS if f in form.changed_data}
         if change:
-            # Tracking first: it locks the product's items before the product row, the order movements take.
+            # Tracking first: it locks the product row, which movements in flight hold FOR SHARE until they commit.
             if tracking:
                 services.set_lot_tracking(product_id=obj.pk, **tracking)
             changes = {f: form.cleaned_data[f] for f in form.changed_data if f not in TRACKING_FIELDS}
@@ -577,7 +577,7 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
         if not form.is_valid():
             problems = " ".join(
                 f"{form.fields[name].label or name.replace('_', ' ').capitalize()}: {' '.join(errors)}"
-                if name != forms.forms.NON_FIELD_ERRORS
+                if name != NON_FIELD_ERRORS
                 else " ".join(errors)
                 for name, errors in form.errors.items()
             )

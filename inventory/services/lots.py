@@ -58,7 +58,11 @@ def check_inbound(details: LedgerDetails, *, requires_expiry: bool) -> None:
             "This product is lot-tracked: inbound stock must name its batch (batch_number).", field="batch_number"
         )
     if requires_expiry and details.expiry_date is None:
-        raise ExpiryRequired("This product needs an expiry date on every lot (expiry_date).", field="expiry_date")
+        raise _expiry_required()
+
+
+def _expiry_required() -> ExpiryRequired:
+    return ExpiryRequired("This product needs an expiry date on every lot (expiry_date).", field="expiry_date")
 
 
 def lot_details(details: LedgerDetails, lot: StockLot) -> LedgerDetails:
@@ -85,10 +89,17 @@ def _unknown_lot(item: InventoryItem, batch_number: str) -> LotNotFound:
     )
 
 
-def lot_for_inbound(item: InventoryItem, details: LedgerDetails, *, today: date) -> StockLot:
-    """The lot named by ``details`` (created empty when new); an expiry that contradicts the lot's is refused."""
+def lot_for_inbound(
+    item: InventoryItem, details: LedgerDetails, *, today: date, requires_expiry: bool = False
+) -> StockLot:
+    """The lot named by ``details`` (created empty when new); an expiry that contradicts the lot's is refused.
+
+    ``requires_expiry``: a new lot (or one recorded without a date) must get its expiry now; units added
+    to a lot that has one may leave it out."""
     batch = details.batch_number.strip()
     lot = find_lot(item, batch)
+    if requires_expiry and details.expiry_date is None and (lot is None or lot.expiry_date is None):
+        raise _expiry_required()
     if lot is None:
         lot = StockLot(
             item=item,
@@ -187,8 +198,8 @@ def book_lot_change(
     """Apply an on-hand change of a tracked item: the item's ``field`` and its lots, in memory for the
     item and saved for the lots; returns one ledger row per lot touched (chained in that order)."""
     if change > 0:
-        check_inbound(details, requires_expiry=requires_expiry)
-        lot = lot_for_inbound(item, details, today=today)
+        check_inbound(details, requires_expiry=False)
+        lot = lot_for_inbound(item, details, today=today, requires_expiry=requires_expiry)
         parts = [(lot, change)]
     else:
         picked = pick_lots(

@@ -188,3 +188,13 @@ def test_undo_puts_back_the_same_lot(three_lots, warehouse):
     services.reverse_transaction(transaction_id=row.pk)
     assert lots_of(three_lots, warehouse)["LATE"] == 10
     assert ledger_drift() == []
+
+
+def test_more_units_of_a_dated_lot_need_not_repeat_its_expiry(warehouse):
+    product = ProductFactory(track_lots=True, requires_expiry=True)
+    receive(product, warehouse, 5, "B1", TODAY + timedelta(days=9))
+    receive(product, warehouse, 2, "B1")  # a return into the same batch: its date is known
+    assert lots_of(product, warehouse) == {"B1": 7}
+    with pytest.raises(ExpiryRequired):
+        receive(product, warehouse, 2, "B2")  # a new batch must bring its date
+    assert ledger_drift() == []
