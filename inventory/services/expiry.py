@@ -200,26 +200,37 @@ def _report(outcomes: list[_Outcome], items: dict[int, InventoryItem]) -> None:
         lot, item = outcome.lot, items[outcome.lot.item_id]
         lot.expired_shortfall_reported = outcome.shortfall
         new_events.append(
-            events.NewEvent(
-                type=EventType.LOT_EXPIRED,
-                product_id=item.product_id,
-                warehouse_id=item.warehouse_id,
-                item_id=item.pk,
-                data={
-                    "product_id": item.product_id,
-                    "warehouse_id": item.warehouse_id,
-                    "item_id": item.pk,
-                    "sku": skus[item.product_id],
-                    "batch_number": lot.batch_number,
-                    "expiry_date": lot.expiry_date.isoformat() if lot.expiry_date else None,
-                    "written_off": outcome.written_off,
-                    "shortfall": outcome.shortfall,
-                },
+            _lot_event(
+                EventType.LOT_EXPIRED,
+                lot,
+                item,
+                skus[item.product_id],
+                written_off=outcome.written_off,
+                shortfall=outcome.shortfall,
             )
         )
     # Only this column: apply_movements already saved the lots' new quantities.
     StockLot.objects.bulk_update([o.lot for o in reported], ["expired_shortfall_reported"])
     events.record(new_events)
+
+
+def _lot_event(event_type: str, lot: StockLot, item: InventoryItem, sku: str, **extra: int) -> events.NewEvent:
+    """A ``lot.*`` event: the lot's item and batch, then what ``extra`` adds."""
+    return events.NewEvent(
+        type=event_type,
+        product_id=item.product_id,
+        warehouse_id=item.warehouse_id,
+        item_id=item.pk,
+        data={
+            "product_id": item.product_id,
+            "warehouse_id": item.warehouse_id,
+            "item_id": item.pk,
+            "sku": sku,
+            "batch_number": lot.batch_number,
+            "expiry_date": lot.expiry_date.isoformat() if lot.expiry_date else None,
+            **extra,
+        },
+    )
 
 
 def _skus(product_ids) -> dict[int, str]:
@@ -268,21 +279,13 @@ def _notify_batch(item_ids: list[int], today: date, warning_days: int) -> int:
     for lot in lots:
         item = items[lot.item_id]
         new_events.append(
-            events.NewEvent(
-                type=EventType.LOT_EXPIRING,
-                product_id=item.product_id,
-                warehouse_id=item.warehouse_id,
-                item_id=item.pk,
-                data={
-                    "product_id": item.product_id,
-                    "warehouse_id": item.warehouse_id,
-                    "item_id": item.pk,
-                    "sku": skus[item.product_id],
-                    "batch_number": lot.batch_number,
-                    "expiry_date": lot.expiry_date.isoformat(),
-                    "quantity": lot.quantity,
-                    "days_left": (lot.expiry_date - today).days,
-                },
+            _lot_event(
+                EventType.LOT_EXPIRING,
+                lot,
+                item,
+                skus[item.product_id],
+                quantity=lot.quantity,
+                days_left=(lot.expiry_date - today).days,
             )
         )
     events.record(new_events)
