@@ -38,7 +38,6 @@ from inventory.models import (
     StockLot,
     StockState,
     StockStateMove,
-    TransactionType,
     Warehouse,
     state_field,
 )
@@ -481,12 +480,7 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
         form_class = partial(AdjustStockForm, tracked=item.product.track_lots)
 
         def apply(item: InventoryItem, data: dict, user) -> str:
-            batch = data.get("batch_number", "").strip()
-            expiry = data.get("expiry_date")
-            if data["transaction_type"] != TransactionType.PURCHASE:
-                # A correction or return into a batch the item has keeps the batch's date; a receipt
-                # states the date on the goods.
-                expiry = scan.known_expiry(item, batch, expiry)
+            # A blank expiry on a batch the item already has keeps the batch's date (services.lots).
             updated = services.adjust_stock(
                 product_id=item.product_id,
                 warehouse_id=item.warehouse_id,
@@ -498,8 +492,8 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
                     reference_type=data["reference_type"],
                     reference_id=data["reference_id"],
                     cost_per_unit=data["cost_per_unit"],
-                    batch_number=batch,
-                    expiry_date=expiry,
+                    batch_number=data.get("batch_number", "").strip(),
+                    expiry_date=data.get("expiry_date"),
                 ),
                 state=data["state"],
                 user=user,
@@ -549,7 +543,7 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
                     reason=data["reason"],
                     notes=data["notes"],
                     batch_number=batch,
-                    expiry_date=scan.known_expiry(item, batch, data["expiry_date"]),
+                    expiry_date=data["expiry_date"],
                 ),
                 user=user,
             )

@@ -86,7 +86,7 @@ class Row:
     before: int | None = None  # on hand before this row (after the rows above it)
     after: int | None = None
     lot_before: int | None = None  # a lot-tracked count's batch: its units before this row
-    known_expiry: date | None = None  # the named batch's expiry, booked when the row gives none (not receipts)
+    known_expiry: date | None = None  # the named batch's expiry, shown when the row gives none
 
     @property
     def batch_label(self) -> str:
@@ -547,8 +547,8 @@ def _line(row: Row, *, expected: int | None, import_id: str, filename: str, toda
         cost_per_unit=row.cost_per_unit,
         batch_number=row.batch_number,
         received_date=today if row.transaction_type == TransactionType.PURCHASE else None,
-        # A receipt states the date on its goods; a count or correction of a batch keeps the batch's.
-        expiry_date=row.expiry_date or (row.known_expiry if row.transaction_type != TransactionType.PURCHASE else None),
+        # Blank: units added to a batch the item has keep the batch's date (services.lots).
+        expiry_date=row.expiry_date,
     )
     if row.is_count:
         return services.Count(

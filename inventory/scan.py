@@ -155,9 +155,8 @@ def lot_quantities(item: InventoryItem | None) -> dict[str, int]:
 
 
 def known_expiry(item: InventoryItem | None, batch_number: str, typed: date | None) -> date | None:
-    """The expiry to book with ``batch_number``: the one typed, else the batch's own. A count or a correction of
-    a batch the item already has need not retype its date (the services require one for every inbound unit of
-    a product whose lots must carry an expiry)."""
+    """The expiry of units booked into ``batch_number``, as the confirmation shows it: the one typed, else the
+    batch's own (units added to a dated batch keep its date: ``services.lots.lot_for_inbound``)."""
     if typed is not None or item is None or item.pk is None or not batch_number.strip():
         return typed
     return (
@@ -213,7 +212,7 @@ def book_scan(
                 reason=reason or "Counted at the scan station",
                 reference_type=SCAN_REFERENCE,
                 batch_number=batch_number,
-                expiry_date=known_expiry(target.item, batch_number, expiry_date),
+                expiry_date=expiry_date,
             ),
             user=user,
         )
