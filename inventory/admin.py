@@ -25,7 +25,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from inventory import catalog, scan, services
-from inventory.admin_columns import LIST_CSS, abbreviated, badge, short_datetime, signed
+from inventory.admin_columns import LIST_CSS, ItemColumns, ReadOnlyAdmin, abbreviated, badge, short_datetime, signed
 from inventory.csv_export import ChangelistCsvExport
 from inventory.exceptions import DomainError, QuantityMismatch
 from inventory.forms import AdjustStockForm, MoveStockStateForm, RecordCountForm, RecordLotCountForm
@@ -615,7 +615,7 @@ def state_moves_url(item_id: int | str) -> str:
     return f"{reverse('admin:inventory_stockstatemove_changelist')}?item={item_id}"
 
 
-class StockLotInline(admin.TabularInline):
+class StockLotInline(ReadOnlyAdmin, admin.TabularInline):
     """A lot-tracked item's lots with units, earliest expiry first (the order sales take them in); read-only:
     lots change only through stock movements."""
 
@@ -636,20 +636,11 @@ class StockLotInline(admin.TabularInline):
         today = timezone.localdate()
         if lot.is_expired(today):
             return badge("Expired", "danger")
-        warning_days = getattr(settings, "LOT_EXPIRY_WARNING_DAYS", 14)
+        warning_days = settings.LOT_EXPIRY_WARNING_DAYS
         if lot.expiry_date is not None and (lot.expiry_date - today).days <= warning_days:
             days = (lot.expiry_date - today).days
             return badge("Expires today" if days == 0 else f"Expires in {days} d", "warn")
         return ""
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class StateMoveItemFilter(ItemFilter):
@@ -663,7 +654,7 @@ class StateMoveItemFilter(ItemFilter):
 
 
 @admin.register(StockStateMove)
-class StockStateMoveAdmin(admin.ModelAdmin):
+class StockStateMoveAdmin(ReadOnlyAdmin, ItemColumns, admin.ModelAdmin):
     """The audit of moves between stock states: read-only (moves are made on the item page, the scan
     station or the API, through ``services.move_stock_state``)."""
 
@@ -680,10 +671,6 @@ class StockStateMoveAdmin(admin.ModelAdmin):
     @admin.display(description="When", ordering="created_at")
     def when(self, obj: StockStateMove) -> str:
         return short_datetime(obj.created_at)
-
-    @admin.display(description="SKU", ordering="item__product__sku")
-    def sku(self, obj: StockStateMove) -> str:
-        return obj.item.product.sku
 
     @admin.display(description="WH", ordering="item__warehouse__code")
     def warehouse_code(self, obj: StockStateMove) -> str:
@@ -710,15 +697,6 @@ class StockStateMoveAdmin(admin.ModelAdmin):
         item = item_named(request.GET.get(StateMoveItemFilter.parameter_name))
         title = f"State moves of {item.product.sku} in {item.warehouse.code}" if item else "Stock state moves"
         return super().changelist_view(request, extra_context={"title": title, **(extra_context or {})})
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: StockStateMove | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: StockStateMove | None = None) -> bool:
-        return False
 
 
 # The ledger (inventory.ledger_admin), low-stock and lot expiry alerts (inventory.alert_admin, lot_expiry_admin),

@@ -1,4 +1,5 @@
-"""Compact cells for the back-office lists, so a list fits a 1366-px laptop screen.
+"""Compact cells for the back-office lists, so a list fits a 1366-px laptop screen, and the pieces
+several lists share (item columns, read-only admins).
 
 Shared by the admin of every app (reservations and transfers import it: it is the lowest app).
 The CSS classes used here are styled in ``inventory/static/inventory/admin_lists.css``.
@@ -7,7 +8,10 @@ The CSS classes used here are styled in ``inventory/static/inventory/admin_lists
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from django.contrib import admin
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -62,3 +66,30 @@ def time_left(expires_at: datetime, now: datetime | None = None) -> str:
     if hours < 48:
         return f"{hours} h {minutes} min left" if minutes else f"{hours} h left"
     return f"{hours // 24} days left"
+
+
+class ItemColumns:
+    """The "SKU" and "WH" columns of a list whose rows belong to an inventory item (``obj.item``);
+    list ``item__product`` and ``item__warehouse`` in ``list_select_related``."""
+
+    @admin.display(description="SKU", ordering="item__product__sku")
+    def sku(self, obj: Any) -> str:
+        return obj.item.product.sku
+
+    @admin.display(description="WH", ordering="item__warehouse__code")
+    def warehouse(self, obj: Any) -> str:
+        return obj.item.warehouse.code
+
+
+class ReadOnlyAdmin:
+    """Rows the services write and staff only look at: no add, change or delete in the admin (a ModelAdmin
+    or an inline; without the change permission Django shows every field read-only)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -8,14 +8,14 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from inventory import alerts
-from inventory.admin_columns import LIST_CSS, badge, short_datetime
+from inventory.admin_columns import LIST_CSS, ItemColumns, badge, short_datetime
 from inventory.models import AlertStatus, LowStockAlert
 
 STATUS_TONES = {AlertStatus.OPEN: "danger", AlertStatus.ACKNOWLEDGED: "warn", AlertStatus.RESOLVED: "muted"}
 
 
 @admin.register(LowStockAlert)
-class LowStockAlertAdmin(admin.ModelAdmin):
+class LowStockAlertAdmin(ItemColumns, admin.ModelAdmin):
     """Alerts are raised and resolved by the system; staff only acknowledge them."""
 
     # Short headers and dates so the list fits a 1366-px screen (as the item list and the ledger do).
@@ -39,14 +39,6 @@ class LowStockAlertAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": (LIST_CSS,)}
-
-    @admin.display(description="SKU", ordering="item__product__sku")
-    def sku(self, obj: LowStockAlert) -> str:
-        return obj.item.product.sku
-
-    @admin.display(description="WH", ordering="item__warehouse__code")
-    def warehouse(self, obj: LowStockAlert) -> str:
-        return obj.item.warehouse.code
 
     @admin.display(description="Available now", ordering="item__available_quantity")
     def available_now(self, obj: LowStockAlert) -> int:

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from inventory.admin_columns import LIST_CSS, abbreviated, change_cell, short_datetime
+from inventory.admin_columns import LIST_CSS, ReadOnlyAdmin, abbreviated, change_cell, short_datetime
 from inventory.csv_export import ChangelistCsvExport
 from inventory.models import InventoryItem, InventoryTransaction
 
@@ -55,7 +55,7 @@ class ItemFilter(admin.SimpleListFilter):
 
 
 @admin.register(InventoryTransaction)
-class InventoryTransactionAdmin(ChangelistCsvExport, admin.ModelAdmin):
+class InventoryTransactionAdmin(ReadOnlyAdmin, ChangelistCsvExport, admin.ModelAdmin):
     """The ledger: read-only, append-only."""
 
     change_list_template = "admin/change_list_export.html"
@@ -154,15 +154,3 @@ class InventoryTransactionAdmin(ChangelistCsvExport, admin.ModelAdmin):
             "created_by_username": obj.created_by.get_username() if obj.created_by else "",
         }
         return [values[c] if c in values else getattr(obj, c) for c in self.csv_columns]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: InventoryTransaction | None = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: InventoryTransaction | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: InventoryTransaction | None = None) -> bool:
-        return False

@@ -4,16 +4,15 @@ the expiry sweep, ``inventory.services.expiry``); read-only."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
-from inventory.admin_columns import LIST_CSS, badge, short_datetime
+from inventory.admin_columns import LIST_CSS, ItemColumns, ReadOnlyAdmin, badge, short_datetime
 from inventory.lot_models import LotExpiryAlert, LotExpiryStatus
 
 STATUS_TONES = {LotExpiryStatus.OPEN: "danger", LotExpiryStatus.RESOLVED: "muted"}
 
 
 @admin.register(LotExpiryAlert)
-class LotExpiryAlertAdmin(admin.ModelAdmin):
+class LotExpiryAlertAdmin(ReadOnlyAdmin, ItemColumns, admin.ModelAdmin):
     """What staff need to act on a held expired lot: which product, where, which batch, since when, how many."""
 
     list_display = (
@@ -36,14 +35,6 @@ class LotExpiryAlertAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": (LIST_CSS,)}
 
-    @admin.display(description="SKU", ordering="item__product__sku")
-    def sku(self, obj: LotExpiryAlert) -> str:
-        return obj.item.product.sku
-
-    @admin.display(description="WH", ordering="item__warehouse__code")
-    def warehouse(self, obj: LotExpiryAlert) -> str:
-        return obj.item.warehouse.code
-
     @admin.display(description="Batch", ordering="lot__batch_number")
     def batch(self, obj: LotExpiryAlert) -> str:
         return obj.lot.batch_number
@@ -63,15 +54,3 @@ class LotExpiryAlertAdmin(admin.ModelAdmin):
     @admin.display(description="Resolved", ordering="resolved_at", empty_value="")
     def resolved(self, obj: LotExpiryAlert) -> str:
         return short_datetime(obj.resolved_at) if obj.resolved_at else ""
-
-    def get_readonly_fields(self, request: HttpRequest, obj: LotExpiryAlert | None = None) -> list[str]:
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: LotExpiryAlert | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: LotExpiryAlert | None = None) -> bool:
-        return False
