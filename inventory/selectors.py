@@ -27,26 +27,26 @@ def register_hold_source(name: str, source: HoldSource) -> None:
 
 def lots_of(product_id: int, warehouse_id: int | None = None, *, today: date | None = None) -> list[dict[str, Any]]:
     """The lots of a product holding units (in one warehouse, or all), in the order outbound units take
-    them: earliest expiry first, undated last, then oldest received. ``expired`` is as of ``today``
-    (a lot is still sellable on its expiry date, as ``StockLot.is_expired`` says)."""
+    them (``StockLot.Meta.ordering``); ``expired`` as of ``today`` (``StockLot.is_expired``)."""
     today = today or timezone.localdate()
-    lots = StockLot.objects.filter(item__product_id=product_id, quantity__gt=0)
+    lots = StockLot.objects.filter(item__product_id=product_id, quantity__gt=0).select_related("item")
     if warehouse_id is not None:
         lots = lots.filter(item__warehouse_id=warehouse_id)
-    rows = list(
-        lots.order_by(F("expiry_date").asc(nulls_last=True), "received_date", "id").values(
-            "id",
-            "batch_number",
-            "expiry_date",
-            "received_date",
-            "supplier_id",
-            "quantity",
-            warehouse_id=F("item__warehouse_id"),
+    return [
+        {
+            "id": lot.pk,
+            "batch_number": lot.batch_number,
+            "expiry_date": lot.expiry_date,
+            "received_date": lot.received_date,
+            "supplier_id": lot.supplier_id,
+            "quantity": lot.quantity,
+            "warehouse_id": lot.item.warehouse_id,
+            "expired": lot.is_expired(today),
+        }
+        for lot in lots.only(
+            "batch_number", "expiry_date", "received_date", "supplier_id", "quantity", "item__warehouse_id"
         )
-    )
-    for row in rows:
-        row["expired"] = row["expiry_date"] is not None and row["expiry_date"] < today
-    return rows
+    ]
 
 
 @dataclass(frozen=True)
