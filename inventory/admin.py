@@ -418,16 +418,11 @@ class InventoryItemAdmin(ChangelistCsvExport, admin.ModelAdmin):
                     return HttpResponseRedirect(change_url)
         else:
             form = form_class(initial=initial if initial is not None else {"expected_quantity": item.total_quantity})
-        not_for_sale = [
-            (state.label.lower(), units)
-            for state in (StockState.DAMAGED, StockState.QUALITY_CONTROL, StockState.SAFETY_STOCK)
-            if (units := getattr(item, state_field(state)))
-        ]
         context = {
             **self.admin_site.each_context(request),
             "title": f"{title}: {item.product.sku} in {item.warehouse.code}",
             "item": item,
-            "not_for_sale": not_for_sale,
+            "not_for_sale": item.units_not_for_sale(),
             "lots": scan.lots_with_units(item) if item.product.track_lots else None,
             "today": timezone.localdate(),
             "form": form,

@@ -89,6 +89,10 @@ class StockState(models.TextChoices):
     SAFETY_STOCK = "safety_stock", "Safety stock"
 
 
+# On hand but not for sale: neither available nor held.
+NOT_FOR_SALE = (StockState.DAMAGED, StockState.QUALITY_CONTROL, StockState.SAFETY_STOCK)
+
+
 def state_field(state: str) -> str:
     """The item column holding the units in ``state``."""
     return f"{state}_quantity"
@@ -171,6 +175,10 @@ class InventoryItem(models.Model):
     @property
     def is_low_stock(self) -> bool:
         return self.available_quantity <= self.reorder_point
+
+    def units_not_for_sale(self) -> list[tuple[str, int]]:
+        """(state label, units) of the not-for-sale states that hold units, as pages name them."""
+        return [(state.label.lower(), units) for state in NOT_FOR_SALE if (units := getattr(self, state_field(state)))]
 
     @property
     def on_hand(self) -> int:
@@ -361,6 +369,7 @@ from inventory.lot_models import StockLot, StockStateMove  # noqa: E402
 
 __all__ = [
     "ACTIVE_ALERT_STATUSES",
+    "NOT_FOR_SALE",
     "AlertStatus",
     "Category",
     "DeliveryStatus",

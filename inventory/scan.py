@@ -68,10 +68,7 @@ class Target:
     @property
     def not_for_sale(self) -> list[tuple[str, int]]:
         """(state label, units) of the item's damaged, quality control and safety stock units, where any."""
-        if self.item is None:
-            return []
-        states = (StockState.DAMAGED, StockState.QUALITY_CONTROL, StockState.SAFETY_STOCK)
-        return [(s.label.lower(), n) for s in states if (n := getattr(self.item, f"{s.value}_quantity"))]
+        return self.item.units_not_for_sale() if self.item is not None else []
 
     @property
     def available(self) -> int:

@@ -11,9 +11,7 @@ from django.db.models import F, IntegerField, OuterRef, Q, Subquery, Sum, Value,
 from django.db.models.functions import Coalesce, Lag
 from django.utils import timezone
 
-from inventory.models import InventoryItem, InventoryTransaction, StockLot, StockState, StockStateMove, state_field
-
-NOT_FOR_SALE = (StockState.DAMAGED, StockState.QUALITY_CONTROL, StockState.SAFETY_STOCK)
+from inventory.models import NOT_FOR_SALE, InventoryItem, InventoryTransaction, StockLot, StockStateMove, state_field
 
 # Callables returning {item_id: units held}. Apps that hold stock (reservations, transfers)
 # register one, so the ledger check can verify reserved_quantity without importing them.
